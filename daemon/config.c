@@ -1,0 +1,483 @@
+/*
+ * beekeeperd.yml: read with libyaml into struct config through one table
+ * of options. The same table sets defaults, parses, rejects unknown keys
+ * and prints the effective configuration for -n, so adding an option is
+ * adding a line. Every error names the file and the line.
+ *
+ * Secrets are never in the YAML itself, only paths to files that must not
+ * be readable by other users; their contents are read here, kept in the
+ * config and wiped when it is freed.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "daemon.h"
+
+#define CONFIG_FILE_MAX		(1024 * 1024)
+#define SECRET_FILE_MAX		4096
+
+enum opt_type {
+	OPT_SECTION,
+	OPT_STRING,
+	OPT_ADDRESS,
+	OPT_URL,
+	OPT_PATH,
+	OPT_SECRET_FILE,
+	OPT_BOOL,
+	OPT_SIZE
+};
+
+struct opt {
+	const char	*key;		/* dotted path */
+	enum opt_type	 type;
+	size_t		 off;
+	const char	*def;		/* NULL: computed or none */
+	const char	*help;
+};
+
+#define OFF(f)	offsetof(struct config, f)
+static const struct opt config_opts[] = {
+	{ .key = "listen", .type = OPT_ADDRESS, .off = OFF(listen),
+	  .def = "127.0.0.1:8080",
+	  .help = "address and port of the HTTP server" },
+	{ .key = "public_url", .type = OPT_URL, .off = OFF(public_url),
+	  .help = "URL at which GitHub and users reach the HTTP server" },
+	{ .key = "state_dir", .type = OPT_PATH, .off = OFF(state_dir),
+	  .def = "/var/lib/beekeeper",
+	  .help = "directory of the store, beekeeper.db" },
+	{ .key = "pid_file", .type = OPT_PATH, .off = OFF(pid_file),
+	  .help = "pid file, also a lock against a second daemon" },
+	{ .key = "github", .type = OPT_SECTION,
+	  .help = "GitHub webhooks" },
+	{ .key = "github.webhook_secret_file", .type = OPT_SECRET_FILE,
+	  .off = OFF(webhook_secret_file),
+	  .def = "/etc/beekeeper/webhook-secret",
+	  .help = "file holding the webhook secret" },
+	{ .key = "github.legacy_signatures", .type = OPT_BOOL,
+	  .off = OFF(legacy_signatures), .def = "false",
+	  .help = "also accept SHA-1 X-Hub-Signature" },
+	{ .key = "github.max_delivery_size", .type = OPT_SIZE,
+	  .off = OFF(max_delivery_size), .def = "25M",
+	  .help = "largest webhook body accepted" },
+	{ .key = "projects", .type = OPT_SECTION,
+	  .help = "projects that send webhooks" },
+	{ .key = "projects.auto_approve", .type = OPT_BOOL,
+	  .off = OFF(auto_approve), .def = "false",
+	  .help = "approve a repository on its first ping" },
+};
+#undef OFF
+
+struct config_parse {
+	const char	*file;
+	yaml_document_t	 doc;
+	struct config	*conf;
+	char		*cause;
+	u_char		 seen[nitems(config_opts)];
+};
+
+static int printflike(3, 4)
+config_error(struct config_parse *p, yaml_node_t *node, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	if (p->cause != NULL)
+		return (-1);
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (node != NULL)
+		xasprintf(&p->cause, "%s:%zu: %s", p->file,
+		    node->start_mark.line + 1, msg);
+	else
+		xasprintf(&p->cause, "%s: %s", p->file, msg);
+	free(msg);
+	return (-1);
+}
+
+static const struct opt *
+config_find(const char *key, size_t *idx)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(config_opts); i++) {
+		if (strcmp(config_opts[i].key, key) == 0) {
+			*idx = i;
+			return (&config_opts[i]);
+		}
+	}
+	return (NULL);
+}
+
+/* Split host:port; IPv6 hosts are in brackets. */
+static int
+config_split_address(const char *s, char **host, char **port,
+    const char **errstr)
+{
+	const char	*colon, *end;
+	char		*e;
+	long		 n;
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':') {
+			*errstr = "expected [IPv6]:PORT";
+			return (-1);
+		}
+		*host = xstrndup(s + 1, end - s - 1);
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL || colon == s) {
+			*errstr = "expected HOST:PORT, e.g. 127.0.0.1:8080";
+			return (-1);
+		}
+		*host = xstrndup(s, colon - s);
+	}
+	errno = 0;
+	n = strtol(colon + 1, &e, 10);
+	if (colon[1] == '\0' || *e != '\0' || errno != 0 || n < 0 ||
+	    n > 65535) {
+		free(*host);
+		*host = NULL;
+		*errstr = "port must be a number from 0 to 65535";
+		return (-1);
+	}
+	*port = xstrdup(colon + 1);
+	return (0);
+}
+
+/*
+ * A secret file must be a regular file that only its owner can read or
+ * write: anything else means the secret may already be known to others.
+ */
+static int
+config_read_secret(struct config_parse *p, yaml_node_t *node,
+    const char *path)
+{
+	struct config	*conf = p->conf;
+	struct stat	 sb;
+	char		*cause = NULL, *s;
+	size_t		 len;
+
+	if (stat(path, &sb) != 0)
+		return (config_error(p, node, "%s: %s", path,
+		    strerror(errno)));
+	if (!S_ISREG(sb.st_mode))
+		return (config_error(p, node, "%s: not a regular file", path));
+	if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		return (config_error(p, node, "%s: secret file is %s other "
+		    "users (mode %04o); run chmod 600 %s", path,
+		    (sb.st_mode & (S_IRGRP | S_IROTH)) ? "readable by" :
+		    "accessible to", (u_int)(sb.st_mode & 07777), path));
+	}
+	if ((s = util_read_file(path, SECRET_FILE_MAX, &len, &cause)) == NULL) {
+		config_error(p, node, "%s", cause);
+		free(cause);
+		return (-1);
+	}
+	/* Trailing newlines are how editors and echo leave the file. */
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		s[--len] = '\0';
+	if (len == 0) {
+		freezero(s, len + 1);
+		return (config_error(p, node, "%s: secret file is empty",
+		    path));
+	}
+	freezero(conf->webhook_secret, conf->webhook_secret_len);
+	conf->webhook_secret = s;
+	conf->webhook_secret_len = len;
+	return (0);
+}
+
+static int
+config_set(struct config_parse *p, const struct opt *o, yaml_node_t *node,
+    const char *value)
+{
+	char		**sp = (char **)((char *)p->conf + o->off);
+	int		 *ip = (int *)((char *)p->conf + o->off);
+	uint64_t	 *up = (uint64_t *)((char *)p->conf + o->off);
+	const char	 *errstr;
+	char		 *host, *port;
+
+	switch (o->type) {
+	case OPT_SECTION:
+		return (config_error(p, node, "%s: must be a mapping", o->key));
+	case OPT_BOOL:
+		if (util_parse_bool(value, ip) != 0)
+			return (config_error(p, node, "%s: '%s' is not a "
+			    "boolean (true or false)", o->key, value));
+		return (0);
+	case OPT_SIZE:
+		if (util_parse_size(value, 1ULL << 40, up, &errstr) != 0)
+			return (config_error(p, node, "%s: '%s': %s", o->key,
+			    value, errstr));
+		if (*up == 0)
+			return (config_error(p, node, "%s: must not be 0",
+			    o->key));
+		return (0);
+	case OPT_ADDRESS:
+		if (config_split_address(value, &host, &port, &errstr) != 0)
+			return (config_error(p, node, "%s: '%s': %s", o->key,
+			    value, errstr));
+		free(p->conf->listen_host);
+		free(p->conf->listen_port);
+		p->conf->listen_host = host;
+		p->conf->listen_port = port;
+		break;
+	case OPT_URL:
+		if (strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0)
+			return (config_error(p, node, "%s: '%s' is not an "
+			    "http:// or https:// URL", o->key, value));
+		break;
+	case OPT_PATH:
+	case OPT_SECRET_FILE:
+		if (*value != '/')
+			return (config_error(p, node, "%s: '%s' is not an "
+			    "absolute path", o->key, value));
+		if (strlen(value) >= PATH_MAX)
+			return (config_error(p, node, "%s: path too long",
+			    o->key));
+		break;
+	case OPT_STRING:
+		break;
+	}
+	free(*sp);
+	*sp = xstrdup(value);
+	if (o->type == OPT_SECRET_FILE)
+		return (config_read_secret(p, node, value));
+	return (0);
+}
+
+static int
+config_walk(struct config_parse *p, yaml_node_t *map, const char *prefix)
+{
+	yaml_node_pair_t	*pair;
+	yaml_node_t		*k, *v;
+	const struct opt	*o;
+	const char		*key, *value;
+	char			*path;
+	size_t			 idx;
+	int			 rv = 0;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return (config_error(p, map, "%s must be a mapping of keys to "
+		    "values", *prefix == '\0' ? "the file" : prefix));
+	for (pair = map->data.mapping.pairs.start;
+	    pair < map->data.mapping.pairs.top && rv == 0; pair++) {
+		k = yaml_document_get_node(&p->doc, pair->key);
+		v = yaml_document_get_node(&p->doc, pair->value);
+		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+			return (config_error(p, k, "keys must be plain words"));
+		key = (const char *)k->data.scalar.value;
+		if (*prefix != '\0')
+			xasprintf(&path, "%s.%s", prefix, key);
+		else
+			path = xstrdup(key);
+		if ((o = config_find(path, &idx)) == NULL) {
+			rv = config_error(p, k, "unknown key '%s'", path);
+			free(path);
+			break;
+		}
+		if (p->seen[idx]) {
+			rv = config_error(p, k, "'%s' is set twice", path);
+			free(path);
+			break;
+		}
+		p->seen[idx] = 1;
+		if (o->type == OPT_SECTION) {
+			if (v->type != YAML_MAPPING_NODE)
+				rv = config_error(p, v, "%s: must be a mapping",
+				    path);
+			else
+				rv = config_walk(p, v, path);
+		} else if (v->type != YAML_SCALAR_NODE) {
+			rv = config_error(p, v, "%s: must be a single value, "
+			    "not a list or mapping", path);
+		} else {
+			value = (const char *)v->data.scalar.value;
+			rv = config_set(p, o, v, value);
+		}
+		free(path);
+	}
+	return (rv);
+}
+
+static int
+config_defaults(struct config_parse *p)
+{
+	const struct opt	*o;
+	size_t			 i;
+
+	for (i = 0; i < nitems(config_opts); i++) {
+		o = &config_opts[i];
+		if (p->seen[i] || o->def == NULL || o->type == OPT_SECTION)
+			continue;
+		if (config_set(p, o, NULL, o->def) != 0)
+			return (-1);
+	}
+	if (p->conf->public_url == NULL)
+		xasprintf(&p->conf->public_url, "http://%s",
+		    p->conf->listen);
+	if (p->conf->pid_file == NULL)
+		xasprintf(&p->conf->pid_file, "%s/beekeeperd.pid",
+		    p->conf->state_dir);
+	return (0);
+}
+
+/*
+ * Load and check a configuration file. Returns NULL with *cause set to
+ * "FILE:LINE: reason" (the caller frees it) if anything is wrong.
+ */
+struct config *
+config_load(const char *file, char **cause)
+{
+	struct config_parse	 p;
+	yaml_parser_t		 parser;
+	yaml_node_t		*root;
+	char			*text, *err = NULL;
+	size_t			 len;
+	int			 rv = -1;
+
+	memset(&p, 0, sizeof p);
+	p.file = file;
+	if ((text = util_read_file(file, CONFIG_FILE_MAX, &len, &err)) ==
+	    NULL) {
+		*cause = err;
+		return (NULL);
+	}
+	p.conf = xcalloc(1, sizeof *p.conf);
+	p.conf->path = xstrdup(file);
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const u_char *)text, len);
+	if (!yaml_parser_load(&parser, &p.doc)) {
+		xasprintf(&p.cause, "%s:%zu: %s%s%s", file,
+		    parser.problem_mark.line + 1,
+		    parser.problem != NULL ? parser.problem : "invalid YAML",
+		    parser.context != NULL ? " " : "",
+		    parser.context != NULL ? parser.context : "");
+		yaml_parser_delete(&parser);
+		goto out;
+	}
+	yaml_parser_delete(&parser);
+	root = yaml_document_get_root_node(&p.doc);
+	if (root != NULL && !(root->type == YAML_SCALAR_NODE &&
+	    root->data.scalar.length == 0))
+		rv = config_walk(&p, root, "");
+	else
+		rv = 0;		/* an empty file means every default */
+	yaml_document_delete(&p.doc);
+	if (rv == 0)
+		rv = config_defaults(&p);
+
+out:
+	free(text);
+	if (rv != 0 || p.cause != NULL) {
+		config_free(p.conf);
+		*cause = p.cause;
+		return (NULL);
+	}
+	return (p.conf);
+}
+
+void
+config_free(struct config *conf)
+{
+	const struct opt	*o;
+	size_t			 i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < nitems(config_opts); i++) {
+		o = &config_opts[i];
+		switch (o->type) {
+		case OPT_STRING:
+		case OPT_ADDRESS:
+		case OPT_URL:
+		case OPT_PATH:
+		case OPT_SECRET_FILE:
+			free(*(char **)((char *)conf + o->off));
+			break;
+		default:
+			break;
+		}
+	}
+	free(conf->listen_host);
+	free(conf->listen_port);
+	free(conf->path);
+	freezero(conf->webhook_secret, conf->webhook_secret_len);
+	free(conf);
+}
+
+/* Quote a value that YAML would otherwise read as something else. */
+static char *
+config_quote(const char *s)
+{
+	char	*q;
+
+	if (strchr("[]{}!&*#|>'\"%@`,?:-", *s) == NULL &&
+	    strstr(s, ": ") == NULL && strstr(s, " #") == NULL)
+		return (xstrdup(s));
+	if (strchr(s, '\'') != NULL) {
+		xasprintf(&q, "\"%s\"", s);
+		return (q);
+	}
+	xasprintf(&q, "'%s'", s);
+	return (q);
+}
+
+/* Print the effective configuration as YAML, with each option's help. */
+void
+config_print(const struct config *conf, FILE *f)
+{
+	const struct opt	*o;
+	const char		*key, *dot;
+	char			*value;
+	size_t			 i;
+	int			 nested;
+
+	fprintf(f, "# effective configuration of %s\n", conf->path);
+	for (i = 0; i < nitems(config_opts); i++) {
+		o = &config_opts[i];
+		dot = strrchr(o->key, '.');
+		key = dot != NULL ? dot + 1 : o->key;
+		nested = dot != NULL;
+		if (o->type == OPT_SECTION) {
+			fprintf(f, "%s:\t\t\t# %s\n", key, o->help);
+			continue;
+		}
+		value = NULL;
+		switch (o->type) {
+		case OPT_BOOL:
+			value = xstrdup(*(const int *)((const char *)conf +
+			    o->off) ? "true" : "false");
+			break;
+		case OPT_SIZE:
+			xasprintf(&value, "%llu", (unsigned long long)
+			    *(const uint64_t *)((const char *)conf + o->off));
+			break;
+		default:
+			value = config_quote(*(char *const *)((const char *)
+			    conf + o->off));
+			break;
+		}
+		fprintf(f, "%s%s: %s\t# %s", nested ? "  " : "", key, value,
+		    o->help);
+		if (o->type == OPT_SECRET_FILE)
+			fprintf(f, " (secret read, %zu bytes, not shown)",
+			    conf->webhook_secret_len);
+		fputc('\n', f);
+		free(value);
+	}
+}

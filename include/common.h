@@ -1,0 +1,116 @@
+/*
+ * Prototypes of common/: the pieces linked into every BeeKeeper program.
+ * Nothing here knows about webhooks, builds or the console.
+ */
+
+#ifndef COMMON_H
+#define COMMON_H
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef __dead
+#define __dead __attribute__((__noreturn__))
+#endif
+#define printflike(a, b) __attribute__((__format__(__printf__, a, b)))
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/* log.c */
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+	LOG_LEVEL_TRACE
+};
+void		 log_init(const char *, int, int);
+void		 log_set_level(int);
+int		 log_get_level(void);
+void		 log_error(const char *, ...) printflike(1, 2);
+void		 log_warn(const char *, ...) printflike(1, 2);
+void		 log_info(const char *, ...) printflike(1, 2);
+void		 log_debug(const char *, ...) printflike(1, 2);
+void		 log_trace(const char *, ...) printflike(1, 2);
+__dead void	 fatal(const char *, ...) printflike(1, 2);
+__dead void	 fatalx(const char *, ...) printflike(1, 2);
+
+/* xmalloc.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xrealloc(void *, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+char		*xstrndup(const char *, size_t);
+int		 xasprintf(char **, const char *, ...) printflike(2, 3);
+int		 xvasprintf(char **, const char *, va_list);
+void		 freezero(void *, size_t);
+void		 freezero_str(char *);
+
+/* buf.c */
+struct buf {
+	char	*data;		/* always NUL-terminated after len bytes */
+	size_t	 len;
+	size_t	 size;		/* allocated */
+	size_t	 max;		/* 0: no cap */
+};
+void		 buf_init(struct buf *, size_t);
+void		 buf_release(struct buf *);
+void		 buf_reset(struct buf *);
+int		 buf_add(struct buf *, const void *, size_t);
+int		 buf_addstr(struct buf *, const char *);
+int		 buf_printf(struct buf *, const char *, ...) printflike(2, 3);
+char		*buf_detach(struct buf *, size_t *);
+
+/* ev.c */
+struct ev_loop;
+struct ev_timer;
+struct ev_io;
+
+#define EV_READ		0x1
+#define EV_WRITE	0x2
+
+typedef void	(*ev_io_cb)(struct ev_loop *, int, void *);
+typedef void	(*ev_timer_cb)(struct ev_loop *, void *);
+typedef void	(*ev_signal_cb)(struct ev_loop *, int, void *);
+typedef void	(*ev_hook_cb)(struct ev_loop *, void *);
+typedef int	(*ev_timeout_cb)(struct ev_loop *, void *);
+
+struct ev_loop	*ev_create(void);
+void		 ev_free(struct ev_loop *);
+int		 ev_run(struct ev_loop *);
+void		 ev_stop(struct ev_loop *);
+int		 ev_stopped(struct ev_loop *);
+uint64_t	 ev_now(struct ev_loop *);
+int64_t		 ev_time(struct ev_loop *);
+void		 ev_set_virtual(struct ev_loop *, int64_t);
+void		 ev_advance(struct ev_loop *, uint64_t);
+int		 ev_run_once(struct ev_loop *, int);
+struct ev_io	*ev_io_add(struct ev_loop *, int, int, ev_io_cb, void *);
+struct ev_io	*ev_zmq_add(struct ev_loop *, void *, int, ev_io_cb, void *);
+void		 ev_io_set(struct ev_io *, int);
+void		 ev_io_del(struct ev_io *);
+struct ev_timer	*ev_timer_add(struct ev_loop *, uint64_t, ev_timer_cb, void *);
+void		 ev_timer_del(struct ev_timer *);
+int		 ev_signal_add(struct ev_loop *, int, ev_signal_cb, void *);
+void		 ev_before_sleep(struct ev_loop *, ev_hook_cb, void *);
+void		 ev_timeout_hook(struct ev_loop *, ev_timeout_cb, void *);
+
+/* util.c */
+int		 util_parse_size(const char *, uint64_t, uint64_t *,
+		    const char **);
+int		 util_parse_duration(const char *, uint64_t *, const char **);
+int		 util_parse_bool(const char *, int *);
+int		 util_hex_encode(const unsigned char *, size_t, char *, size_t);
+int		 util_hex_decode(const char *, unsigned char *, size_t);
+char		*util_read_file(const char *, size_t, size_t *, char **);
+int		 util_set_cloexec(int);
+int		 util_set_nonblock(int);
+uint64_t	 util_mono_ms(void);
+int64_t		 util_wall_ms(void);
+size_t		 util_strlcpy(char *, const char *, size_t);
+
+#endif /* COMMON_H */

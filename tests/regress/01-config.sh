@@ -1,0 +1,102 @@
+#!/bin/sh
+# 01-config: "beekeeperd -n" checks a config file. A good one exits 0 and
+# prints the effective config without the secret; a bad one exits 1 and
+# says "FILE:LINE: reason" on stderr.
+#
+# The bad cases are data: each tests/data/config/NAME.yml has a
+# NAME.expect whose lines are fixed strings that must all appear in the
+# daemon's stderr (the first is "@CONFIG@:LINE:"). In both files @DIR@ is
+# a temporary directory, @SECRET@ a 0600 secret file, @SECRET_0644@ a
+# secret file readable by everyone, @CONFIG@ the config file's path.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ -x "$BEEKEEPERD" ] || skip_all "no daemon at $BEEKEEPERD"
+cases=$(cd "$BK_DATA/config" && ls -- *.yml 2>/dev/null)
+[ -n "$cases" ] || skip_all "no cases in $BK_DATA/config"
+ncases=$(printf '%s\n' "$cases" | wc -l)
+
+plan $((11 + 3 * ncases))
+
+bk_tmpdir
+mkdir -p "$BK_STATE"
+secret644=$BK_DIR/secret-0644
+(umask 022 && printf '%s' "$BK_SECRET" >"$secret644")
+chmod 0644 "$secret644"
+
+# ---------------------------------------------------------- a good config
+
+BK_MAX_DELIVERY_SIZE=1K BK_LEGACY_SIGNATURES=true bk_write_config \
+    "pid_file: $BK_DIR/run.pid"
+out=$("$BEEKEEPERD" -n -f "$BK_CONFIG" 2>"$BK_DIR/err")
+is "$?" 0 "-n on a good config exits 0"
+err=$(cat "$BK_DIR/err")
+# Values may be quoted and followed by a comment.
+end='"?[[:space:]]*(#.*)?$'
+like "$out" "^listen: *\"?127\.0\.0\.1:0$end" "-n prints listen"
+like "$out" "^state_dir: *\"?$BK_STATE$end" "-n prints state_dir"
+like "$out" "^pid_file: *\"?$BK_DIR/run\.pid$end" "-n prints pid_file"
+like "$out" '^github:' "-n prints the github section"
+like "$out" "^ +legacy_signatures: *\"?(true|yes)$end" \
+    "-n prints legacy_signatures as set"
+like "$out" "^ +max_delivery_size: *\"?(1K|1024)$end" \
+    "-n prints max_delivery_size as set"
+like "$out" "^ +auto_approve: *\"?(false|no)$end" "-n prints auto_approve"
+case "$out$err" in
+*"$BK_SECRET"*)	not_ok "-n never prints the secret" "$out" ;;
+*)		pass "-n never prints the secret" ;;
+esac
+ok "-n does not start a daemon (no pid file)" test ! -e "$BK_DIR/run.pid"
+
+# The effective config is itself a config that means the same.
+printf '%s\n' "$out" >"$BK_DIR/effective.yml"
+"$BEEKEEPERD" -n -f "$BK_DIR/effective.yml" >"$BK_DIR/again" 2>&1
+rc=$?
+printf '%s\n' "$out" | grep -v '^#' >"$BK_DIR/want"
+grep -v '^#' "$BK_DIR/again" >"$BK_DIR/got"
+if [ "$rc" -eq 0 ] && cmp -s "$BK_DIR/got" "$BK_DIR/want"; then
+	pass "-n output read back with -n gives the same config"
+else
+	not_ok "-n output read back with -n gives the same config" \
+	    "exit $rc" "$(diff -u "$BK_DIR/want" "$BK_DIR/got")"
+fi
+
+# ----------------------------------------------------------- bad configs
+
+subst() {
+	sed -e "s|@CONFIG@|$conf|g" -e "s|@DIR@|$BK_DIR|g" \
+	    -e "s|@SECRET_0644@|$secret644|g" \
+	    -e "s|@SECRET@|$BK_SECRET_FILE|g" "$1"
+}
+
+for c in $cases; do
+	name=${c%.yml}
+	conf=$BK_DIR/$c
+	subst "$BK_DATA/config/$c" >"$conf"
+	"$BEEKEEPERD" -n -f "$conf" >"$BK_DIR/out" 2>"$BK_DIR/err"
+	is "$?" 1 "$name: -n exits 1"
+	err=$(cat "$BK_DIR/err")
+	like "$err" "^$conf:[0-9]+: [^ ]" "$name: says FILE:LINE: reason"
+	missing=
+	if [ -f "$BK_DATA/config/$name.expect" ]; then
+		while IFS= read -r want; do
+			[ -n "$want" ] || continue
+			case "$err" in
+			*"$want"*) ;;
+			*) missing="$missing
+	$want" ;;
+			esac
+		done <<EOF
+$(subst "$BK_DATA/config/$name.expect")
+EOF
+	else
+		missing="(no $name.expect)"
+	fi
+	if [ -z "$missing" ]; then
+		pass "$name: the message says what is wrong"
+	else
+		not_ok "$name: the message says what is wrong" \
+		    "missing:$missing" "stderr:" "$err"
+	fi
+done
