@@ -33,6 +33,7 @@
 
 #define HTTPD_ROUTES_MAX	16
 #define HTTPD_DEFAULT_BODY	(64 * 1024)
+#define HTTPD_DROP_MAX		(256ULL * 1024 * 1024)
 
 struct httpd {
 	struct ev_loop		*loop;
@@ -59,6 +60,7 @@ struct httpd_req {
 	char			 remote[64];
 	int			 ended;		/* end() was called */
 	int			 too_large;	/* body passed the cap */
+	uint64_t		 dropped;
 	int			 suspended;
 	int			 queued;
 	u_int			 status;
@@ -276,20 +278,23 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 		httpd_begin(req, url);
 	} else if (*upload_size != 0) {
 		/*
-		 * Over the route's cap, end() is told at once and answers
-		 * before the rest is read; MHD then closes the connection.
+		 * Past the route's cap the rest is read and dropped: MHD
+		 * cannot answer in the middle of a body, and end() answers
+		 * 413 once it is over. A sender that goes on far past the
+		 * cap is cut off without an answer.
 		 */
-		if (req->status == 0 && !req->ended &&
+		if (req->status != 0 || req->too_large ||
 		    buf_add(&req->body, upload, *upload_size) != 0) {
-			req->too_large = 1;
-			req->ended = 1;
-			buf_release(&req->body);
-			if (req->route->end != NULL)
-				req->route->end(req, req->arg);
-			if (req->status == 0)
-				httpd_respond(req, MHD_HTTP_CONTENT_TOO_LARGE,
-				    "413 body larger than %zu bytes",
-				    req->body.max);
+			if (req->status == 0 && !req->too_large) {
+				req->too_large = 1;
+				buf_release(&req->body);
+			}
+			req->dropped += *upload_size;
+			if (req->dropped > HTTPD_DROP_MAX) {
+				log_warn("http: %s: body far over the limit, "
+				    "connection closed", req->remote);
+				return (MHD_NO);
+			}
 		}
 		*upload_size = 0;
 	} else if (!req->ended && req->status == 0) {
