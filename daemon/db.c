@@ -194,7 +194,13 @@ db_create(const char *path, char **cause)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->conn, 5000);
-	if (db_exec(db, "PRAGMA journal_mode = WAL") != 0 ||
+	/*
+	 * A push payload is 5 to 10 KB: with 8 KB pages most deliveries fit
+	 * one page instead of spilling into overflow pages, which halves
+	 * what each commit writes. It only takes effect on a new file.
+	 */
+	if (db_exec(db, "PRAGMA page_size = 8192") != 0 ||
+	    db_exec(db, "PRAGMA journal_mode = WAL") != 0 ||
 	    db_exec(db, "PRAGMA synchronous = FULL") != 0 ||
 	    db_exec(db, "PRAGMA foreign_keys = ON") != 0) {
 		xasprintf(cause, "%s: %s", path, db->error);

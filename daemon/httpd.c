@@ -434,7 +434,7 @@ httpd_create(struct ev_loop *loop, const char *host, const char *port,
 	h->fd = -1;
 	if (httpd_listen(h, host, port, cause) != 0)
 		goto fail;
-	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, httpd_access, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, httpd_logger, h,
 	    MHD_OPTION_LISTEN_SOCKET, h->fd,
