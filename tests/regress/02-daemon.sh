@@ -9,7 +9,7 @@
 
 bk_require_daemon
 bk_require_node
-plan 24
+plan 26
 
 bk_start
 
@@ -114,3 +114,5 @@ ok "the first daemon still serves" healthy
 kill -TERM "$dpid" 2>/dev/null
 ok "SIGTERM: the detached daemon exits" _bk_wait_pid "$dpid" 200
 ok "SIGTERM: the pid file is removed" test ! -e "$pidfile"
+
+bk_finish

@@ -11,7 +11,7 @@
 
 bk_require_daemon
 bk_require_node
-plan 14
+plan 16
 
 bk_start
 
@@ -83,3 +83,5 @@ is "$(bk_sql "SELECT repo, clone_url, html_url, state FROM projects")" \
     "Octocoders/Hello-World|$gh.git|$gh|pending" \
     "projects: the repository ping registers one pending project"
 ok "the daemon is still alive" bk_alive
+
+bk_finish

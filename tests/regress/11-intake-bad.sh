@@ -9,7 +9,7 @@
 
 bk_require_daemon
 bk_require_node
-plan 43
+plan 45
 
 BK_MAX_DELIVERY_SIZE=1K bk_start
 
@@ -126,3 +126,5 @@ case "$(cat "$BK_LOG") $bodies" in
 *"$BK_SECRET"*)	not_ok "the secret is in neither the log nor any answer" ;;
 *)		pass "the secret is in neither the log nor any answer" ;;
 esac
+
+bk_finish

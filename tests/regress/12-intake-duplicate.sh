@@ -8,7 +8,7 @@
 
 bk_require_daemon
 bk_require_node
-plan 11
+plan 13
 
 bk_start
 
@@ -41,3 +41,5 @@ is "$(bk_sql "SELECT count(*) FROM deliveries") $(bk_sql \
     "after a restart: still one delivery and one change"
 is "$(bk_deliver_status --index 4 "$BK_HOOK" push)" 202 \
     "a new delivery id: 202"
+
+bk_finish

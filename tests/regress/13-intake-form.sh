@@ -9,7 +9,7 @@
 
 bk_require_daemon
 bk_require_node
-plan 14
+plan 16
 
 bk_start
 
@@ -68,3 +68,5 @@ bk_post_file "$f" push downgrade-1 application/json \
 is "$BK_STATUS" 401 "legacy on: bad sha256 with a good sha1 is refused"
 is "$(bk_sql "SELECT count(*) FROM deliveries WHERE id = 'downgrade-1'")" 0 \
     "legacy on: the refused delivery is not stored"
+
+bk_finish

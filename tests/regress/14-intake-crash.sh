@@ -12,7 +12,7 @@
 
 bk_require_daemon
 bk_require_node
-plan 11
+plan 13
 
 N=${BK_FLOOD_N:-600}
 C=${BK_FLOOD_C:-16}
@@ -87,3 +87,5 @@ is "$(bk_sql "SELECT count(*) FROM changes WHERE delivery_id NOT IN
 
 is "$(bk_deliver_status --index 4 "$BK_HOOK" push)" 202 \
     "the restarted daemon takes a new delivery"
+
+bk_finish

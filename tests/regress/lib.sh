@@ -338,6 +338,26 @@ bk_stop() {
 	return "$_rc"
 }
 
+# bk_finish: the last two checks of a test that ran daemons. The running
+# one is stopped with SIGTERM and must exit 0, and no daemon of the test
+# may have logged a sanitizer report (the sanitizer build runs these same
+# scripts, and LeakSanitizer reports at exit).
+bk_finish() {
+	_fin_rc=0
+	[ -z "$BK_PID" ] || bk_stop || _fin_rc=$?
+	is "$_fin_rc" 0 "the daemon stops cleanly on SIGTERM"
+	_reports=$(grep -l -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' \
+	    -e 'runtime error:' "$BK_DIR"/daemon.*.log 2>/dev/null || true)
+	if [ -z "$_reports" ]; then
+		pass "no sanitizer report in any daemon log"
+	else
+		not_ok "no sanitizer report in any daemon log" "in: $_reports"
+		for _f in $_reports; do
+			grep -A 20 -e 'ERROR:' -e 'runtime error:' "$_f" | diag
+		done
+	fi
+}
+
 bk_kill9() {
 	[ -n "$BK_PID" ] || return 0
 	kill -KILL "$BK_PID" 2>/dev/null
