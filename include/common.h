@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifndef __dead
 #define __dead __attribute__((__noreturn__))
@@ -98,6 +99,46 @@ void		 ev_timer_del(struct ev_timer *);
 int		 ev_signal_add(struct ev_loop *, int, ev_signal_cb, void *);
 void		 ev_before_sleep(struct ev_loop *, ev_hook_cb, void *);
 void		 ev_timeout_hook(struct ev_loop *, ev_timeout_cb, void *);
+
+/* pipeline.c */
+enum pipeline_event {
+	PIPELINE_PUSH,
+	PIPELINE_PULL_REQUEST,
+	PIPELINE_TAG
+};
+struct pipeline_env {
+	char		*name;
+	char		*value;
+};
+struct pipeline_task {
+	char		*slug;		/* "phase" or "phase:subtask" */
+	char		*phase;		/* the phase's key */
+	char		*name;		/* display name: name: or the key */
+	char		*image;		/* NULL if none */
+	char		*run;		/* NULL if none */
+	char		*profile;	/* "default" unless set */
+	int		 critical;
+	uint64_t	 timeout_ms;	/* 0: the profile's default */
+	struct pipeline_env *env;	/* phase's, then subtask's, in file order */
+	size_t		 nenv;
+	u_int		 line;		/* where the task is defined, 1-based */
+	u_int		 column;
+};
+struct pipeline_phase {
+	char		*name;		/* the phase's key */
+	struct pipeline_task *tasks;
+	size_t		 ntasks;
+};
+struct pipeline {
+	struct pipeline_phase *phases;
+	size_t		 nphases;
+};
+struct pipeline	*pipeline_parse(const char *, const char *, size_t,
+		    enum pipeline_event, char **);
+void		 pipeline_free(struct pipeline *);
+int		 pipeline_event_parse(const char *, enum pipeline_event *);
+const char	*pipeline_event_name(enum pipeline_event);
+void		 pipeline_print(const struct pipeline *, FILE *);
 
 /* util.c */
 int		 util_parse_size(const char *, uint64_t, uint64_t *,

@@ -1,0 +1,184 @@
+/*
+ * The commands of the beekeeper tool, one entry each in cmd_table: what
+ * they take, a line of help, and the function. Each prints a table for
+ * people or, with --json, one JSON document for scripts, and exits 0 only
+ * on success.
+ */
+
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "tui.h"
+
+#define PIPELINE_FILE_MAX	(1024 * 1024)
+
+const struct cmd_entry cmd_table[] = {
+	{ .name = "plan",
+	  .usage = "[--event push|pull_request|tag] [--json] [file]",
+	  .help = "show the phases and tasks a beekeeper.yml would run",
+	  .exec = cmd_plan },
+	{ .name = NULL }
+};
+
+const struct cmd_entry *
+cmd_find(const char *name)
+{
+	const struct cmd_entry	*ce;
+
+	for (ce = cmd_table; ce->name != NULL; ce++) {
+		if (strcmp(ce->name, name) == 0)
+			return (ce);
+	}
+	return (NULL);
+}
+
+static int
+cmd_usage(const char *name)
+{
+	const struct cmd_entry	*ce = cmd_find(name);
+
+	fprintf(stderr, "usage: beekeeper %s %s\n", ce->name, ce->usage);
+	return (1);
+}
+
+static json_t *
+plan_json(const char *file, enum pipeline_event event,
+    const struct pipeline *pl)
+{
+	const struct pipeline_phase	*ph;
+	const struct pipeline_task	*t;
+	json_t				*phases, *tasks, *env, *jt;
+	size_t				 i, j, k;
+
+	phases = json_array();
+	for (i = 0; i < pl->nphases; i++) {
+		ph = &pl->phases[i];
+		tasks = json_array();
+		for (j = 0; j < ph->ntasks; j++) {
+			t = &ph->tasks[j];
+			env = json_object();
+			for (k = 0; k < t->nenv; k++)
+				json_object_set_new(env, t->env[k].name,
+				    json_string(t->env[k].value));
+			jt = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:b, s:I, "
+			    "s:o, s:i, s:i}",
+			    "slug", t->slug, "name", t->name,
+			    "image", t->image, "run", t->run,
+			    "profile", t->profile, "critical", t->critical,
+			    "timeout_ms", (json_int_t)t->timeout_ms,
+			    "environment", env, "line", (int)t->line,
+			    "column", (int)t->column);
+			json_array_append_new(tasks, jt);
+		}
+		json_array_append_new(phases, json_pack("{s:s, s:o}", "name",
+		    ph->name, "tasks", tasks));
+	}
+	return (json_pack("{s:s, s:s, s:o}", "file", file, "event",
+	    pipeline_event_name(event), "phases", phases));
+}
+
+static void
+plan_text(const char *file, enum pipeline_event event,
+    const struct pipeline *pl)
+{
+	const struct pipeline_phase	*ph;
+	const struct pipeline_task	*t;
+	size_t				 i, j, k, ntasks = 0;
+
+	for (i = 0; i < pl->nphases; i++)
+		ntasks += pl->phases[i].ntasks;
+	printf("%s: %s pipeline, %zu phase%s, %zu task%s\n", file,
+	    pipeline_event_name(event), pl->nphases,
+	    pl->nphases == 1 ? "" : "s", ntasks, ntasks == 1 ? "" : "s");
+	for (i = 0; i < pl->nphases; i++) {
+		ph = &pl->phases[i];
+		printf("\nphase %zu: %s\n", i + 1, ph->name);
+		for (j = 0; j < ph->ntasks; j++) {
+			t = &ph->tasks[j];
+			printf("  %-24s %s\n", t->slug, t->name);
+			if (t->image != NULL)
+				printf("      image     %s\n", t->image);
+			if (t->run != NULL)
+				printf("      run       %s\n", t->run);
+			printf("      profile   %s%s\n", t->profile,
+			    t->critical ? "" : ", not critical");
+			if (t->timeout_ms != 0)
+				printf("      timeout   %llus\n",
+				    (unsigned long long)t->timeout_ms / 1000);
+			for (k = 0; k < t->nenv; k++)
+				printf("      env       %s=%s\n",
+				    t->env[k].name, t->env[k].value);
+		}
+	}
+	if (pl->nphases == 0)
+		printf("nothing to run for a %s\n", pipeline_event_name(event));
+}
+
+/* beekeeper plan: parse a pipeline file here, without a daemon. */
+int
+cmd_plan(int argc, char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "event", required_argument, NULL, 'e' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	enum pipeline_event		 event = PIPELINE_PUSH;
+	const char			*file = "beekeeper.yml";
+	struct pipeline			*pl;
+	char				*text, *cause = NULL;
+	size_t				 len;
+	json_t				*doc;
+	int				 ch;
+
+	while ((ch = getopt_long(argc, argv, "e:j", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'e':
+			if (pipeline_event_parse(optarg, &event) != 0) {
+				fprintf(stderr, "beekeeper plan: unknown event "
+				    "'%s' (push, pull_request or tag)\n",
+				    optarg);
+				return (1);
+			}
+			break;
+		case 'j':
+			json_output = 1;
+			break;
+		default:
+			return (cmd_usage("plan"));
+		}
+	}
+	if (argc - optind > 1)
+		return (cmd_usage("plan"));
+	if (argc - optind == 1)
+		file = argv[optind];
+
+	if ((text = util_read_file(file, PIPELINE_FILE_MAX, &len, &cause)) ==
+	    NULL) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		return (1);
+	}
+	pl = pipeline_parse(file, text, len, event, &cause);
+	free(text);
+	if (pl == NULL) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		return (1);
+	}
+	if (json_output) {
+		doc = plan_json(file, event, pl);
+		json_dumpf(doc, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(doc);
+	} else
+		plan_text(file, event, pl);
+	pipeline_free(pl);
+	return (0);
+}

@@ -1,0 +1,64 @@
+/*
+ * beekeeper: the operator's tool. With a command it acts once and exits;
+ * the commands live in cmds.c, one table entry each, and the table also
+ * writes usage(). Global options come before the command, the command's
+ * own options after it.
+ */
+
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui.h"
+
+int	json_output;
+
+static __dead void
+usage(void)
+{
+	const struct cmd_entry	*ce;
+
+	fprintf(stderr, "usage: beekeeper [-j] command [argument ...]\n");
+	fprintf(stderr, "commands:\n");
+	for (ce = cmd_table; ce->name != NULL; ce++)
+		fprintf(stderr, "  %s %s\n      %s\n", ce->name, ce->usage,
+		    ce->help);
+	exit(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct cmd_entry		*ce;
+	int				 ch;
+
+	log_init("beekeeper", 1, LOG_LEVEL_WARN);
+	/* "+": stop at the command, whose options are its own. */
+	while ((ch = getopt_long(argc, argv, "+hj", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json_output = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		usage();
+	if ((ce = cmd_find(argv[0])) == NULL) {
+		fprintf(stderr, "beekeeper: unknown command: %s\n", argv[0]);
+		usage();
+	}
+	optind = 0;
+	return (ce->exec(argc, argv));
+}
