@@ -100,6 +100,42 @@ int		 ev_signal_add(struct ev_loop *, int, ev_signal_cb, void *);
 void		 ev_before_sleep(struct ev_loop *, ev_hook_cb, void *);
 void		 ev_timeout_hook(struct ev_loop *, ev_timeout_cb, void *);
 
+/* proc.c */
+#define PROC_CAPTURE_MAX	(1024 * 1024)	/* default capture_max */
+#define PROC_KILL_GRACE		5000		/* default kill_grace_ms */
+#define PROC_KILL_TERM		0	/* SIGTERM, SIGKILL after the grace */
+#define PROC_KILL_NOW		1	/* SIGKILL at once */
+struct proc;
+struct proc_spec {
+	char *const	*argv;		/* argv[0] looked up in envp's PATH */
+	char *const	*envp;		/* the whole environment; NULL: empty */
+	const char	*cwd;		/* NULL: the caller's */
+	const char	*log_path;	/* append output here; NULL: capture */
+	size_t		 capture_max;	/* 0: PROC_CAPTURE_MAX */
+	uint64_t	 timeout_ms;	/* 0: none */
+	uint64_t	 kill_grace_ms;	/* 0: PROC_KILL_GRACE */
+};
+struct proc_result {
+	pid_t		 pid;
+	int		 exited;	/* exited normally with status */
+	int		 status;
+	int		 signo;		/* or killed by this signal */
+	int		 timed_out;
+	int		 cancelled;	/* by proc_kill */
+	struct buf	*output;	/* captured; NULL with log_path */
+	int		 truncated;	/* output passed capture_max */
+	uint64_t	 elapsed_ms;	/* by ev_now */
+};
+/* The proc is freed when this returns. */
+typedef void	(*proc_exit_cb)(struct proc *, const struct proc_result *,
+		    void *);
+struct proc	*proc_spawn(struct ev_loop *, const struct proc_spec *,
+		    proc_exit_cb, void *, char **);
+void		 proc_kill(struct proc *, int);
+void		 proc_free(struct proc *);
+pid_t		 proc_pid(struct proc *);
+int		 proc_running(struct proc *);
+
 /* pipeline.c */
 enum pipeline_event {
 	PIPELINE_PUSH,
