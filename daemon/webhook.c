@@ -50,14 +50,15 @@ webhook_token_ok(const char *s, size_t max, const char *extra)
 	return (1);
 }
 
+/* Answer with a reason and log it with the delivery id and the client. */
 static void
 webhook_refuse(struct httpd_req *req, u_int status, const char *id,
-    const char *fmt, const char *detail)
+    const char *reason, const char *detail)
 {
 	log_warn("webhook: delivery %s from %s: %u %s%s%s",
-	    id != NULL ? id : "-", httpd_remote(req), status, fmt,
+	    id != NULL ? id : "-", httpd_remote(req), status, reason,
 	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
-	httpd_respond(req, status, "%u %s%s%s", status, fmt,
+	httpd_respond(req, status, "%u %s%s%s", status, reason,
 	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
 }
 
