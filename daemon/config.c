@@ -35,7 +35,11 @@ enum opt_type {
 	OPT_PATH,
 	OPT_SECRET_FILE,
 	OPT_BOOL,
-	OPT_SIZE
+	OPT_SIZE,
+	OPT_UINT,
+	OPT_DURATION,
+	OPT_DRIVER,
+	OPT_PROFILES
 };
 
 struct opt {
@@ -70,6 +74,8 @@ static const struct opt config_opts[] = {
 	{ .key = "github.max_delivery_size", .type = OPT_SIZE,
 	  .off = OFF(max_delivery_size), .def = "25M",
 	  .help = "largest webhook body accepted" },
+	{ .key = "profiles", .type = OPT_PROFILES,
+	  .help = "pools of machines, one per profile; see below" },
 	{ .key = "projects", .type = OPT_SECTION,
 	  .help = "projects that send webhooks" },
 	{ .key = "projects.auto_approve", .type = OPT_BOOL,
@@ -78,12 +84,35 @@ static const struct opt config_opts[] = {
 };
 #undef OFF
 
+/* The keys of each profile under profiles:, with their defaults. */
+#define POFF(f)	offsetof(struct profile, f)
+static const struct opt profile_opts[] = {
+	{ .key = "driver", .type = OPT_DRIVER, .off = POFF(driver),
+	  .def = "local", .help = "what runs the tasks: local" },
+	{ .key = "slots", .type = OPT_UINT, .off = POFF(slots), .def = "2",
+	  .help = "tasks one instance runs at once" },
+	{ .key = "min", .type = OPT_UINT, .off = POFF(min), .def = "0",
+	  .help = "instances kept even when idle" },
+	{ .key = "max", .type = OPT_UINT, .off = POFF(max), .def = "1",
+	  .help = "most instances at once" },
+	{ .key = "idle_timeout", .type = OPT_DURATION,
+	  .off = POFF(idle_timeout_ms), .def = "5m",
+	  .help = "idle time after which an instance above min stops" },
+	{ .key = "task_timeout", .type = OPT_DURATION,
+	  .off = POFF(task_timeout_ms), .def = "60m",
+	  .help = "longest a task may run unless its file says" },
+};
+#undef POFF
+
+static const char *config_drivers[] = { "local" };
+
 struct config_parse {
 	const char	*file;
 	yaml_document_t	 doc;
 	struct config	*conf;
 	char		*cause;
 	u_char		 seen[nitems(config_opts)];
+	void		*base;		/* what .off is relative to */
 };
 
 static int printflike(3, 4)
@@ -203,15 +232,43 @@ static int
 config_set(struct config_parse *p, const struct opt *o, yaml_node_t *node,
     const char *value)
 {
-	char		**sp = (char **)((char *)p->conf + o->off);
-	int		 *ip = (int *)((char *)p->conf + o->off);
-	uint64_t	 *up = (uint64_t *)((char *)p->conf + o->off);
+	char		**sp = (char **)((char *)p->base + o->off);
+	int		 *ip = (int *)((char *)p->base + o->off);
+	uint64_t	 *up = (uint64_t *)((char *)p->base + o->off);
+	u_int		 *uip = (u_int *)((char *)p->base + o->off);
 	const char	 *errstr;
-	char		 *host, *port;
+	char		 *host, *port, *end;
+	unsigned long	  ul;
+	size_t		  i;
 
 	switch (o->type) {
 	case OPT_SECTION:
+	case OPT_PROFILES:
 		return (config_error(p, node, "%s: must be a mapping", o->key));
+	case OPT_UINT:
+		errno = 0;
+		ul = strtoul(value, &end, 10);
+		if (*value < '0' || *value > '9' || *end != '\0' ||
+		    errno != 0 || ul > 100000)
+			return (config_error(p, node, "%s: '%s' is not a whole "
+			    "number from 0 to 100000", o->key, value));
+		*uip = ul;
+		return (0);
+	case OPT_DURATION:
+		if (util_parse_duration(value, up, &errstr) != 0)
+			return (config_error(p, node, "%s: '%s': %s", o->key,
+			    value, errstr));
+		return (0);
+	case OPT_DRIVER:
+		for (i = 0; i < nitems(config_drivers); i++) {
+			if (strcmp(value, config_drivers[i]) == 0)
+				break;
+		}
+		if (i == nitems(config_drivers))
+			return (config_error(p, node, "%s: unknown driver "
+			    "'%s' (this beekeeperd has: local)", o->key,
+			    value));
+		break;
 	case OPT_BOOL:
 		if (util_parse_bool(value, ip) != 0)
 			return (config_error(p, node, "%s: '%s' is not a "
@@ -259,6 +316,116 @@ config_set(struct config_parse *p, const struct opt *o, yaml_node_t *node,
 	return (0);
 }
 
+static struct profile *
+config_profile_add(struct config *conf, const char *name)
+{
+	struct profile	*pr;
+
+	conf->profiles = xreallocarray(conf->profiles, conf->nprofiles + 1,
+	    sizeof *conf->profiles);
+	pr = &conf->profiles[conf->nprofiles++];
+	memset(pr, 0, sizeof *pr);
+	pr->name = xstrdup(name);
+	return (pr);
+}
+
+/* Fill in what a profile does not say, from profile_opts. */
+static int
+config_profile_defaults(struct config_parse *p, struct profile *pr,
+    const u_char *seen)
+{
+	size_t	 i;
+
+	p->base = pr;
+	for (i = 0; i < nitems(profile_opts); i++) {
+		if (!seen[i] && config_set(p, &profile_opts[i], NULL,
+		    profile_opts[i].def) != 0)
+			return (-1);
+	}
+	p->base = p->conf;
+	if (pr->slots == 0)
+		return (config_error(p, NULL, "profiles.%s.slots: must be at "
+		    "least 1", pr->name));
+	if (pr->max < pr->min || pr->max == 0)
+		return (config_error(p, NULL, "profiles.%s: max must be at "
+		    "least 1 and at least min", pr->name));
+	return (0);
+}
+
+/*
+ * profiles: a mapping of names the operator chooses to mappings of
+ * profile_opts. A pool named "default" always exists: tasks that name
+ * no profile run there.
+ */
+static int
+config_profiles(struct config_parse *p, yaml_node_t *map)
+{
+	yaml_node_pair_t	*pair, *pp;
+	yaml_node_t		*k, *v, *pk, *pv;
+	struct profile		*pr;
+	const char		*name, *key;
+	u_char			 seen[nitems(profile_opts)];
+	size_t			 i, j;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return (config_error(p, map, "profiles: must be a mapping of "
+		    "profile names to settings"));
+	for (pair = map->data.mapping.pairs.start;
+	    pair < map->data.mapping.pairs.top; pair++) {
+		k = yaml_document_get_node(&p->doc, pair->key);
+		v = yaml_document_get_node(&p->doc, pair->value);
+		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+			return (config_error(p, k, "profiles: names must be "
+			    "plain words"));
+		name = (const char *)k->data.scalar.value;
+		if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(name))
+			return (config_error(p, k, "profiles: '%s' is not a "
+			    "name (letters, digits, '-', '_', '.')", name));
+		for (i = 0; i < p->conf->nprofiles; i++) {
+			if (strcmp(p->conf->profiles[i].name, name) == 0)
+				return (config_error(p, k, "profiles.%s is set "
+				    "twice", name));
+		}
+		if (v->type != YAML_MAPPING_NODE)
+			return (config_error(p, v, "profiles.%s: must be a "
+			    "mapping of settings", name));
+		pr = config_profile_add(p->conf, name);
+		memset(seen, 0, sizeof seen);
+		for (pp = v->data.mapping.pairs.start;
+		    pp < v->data.mapping.pairs.top; pp++) {
+			pk = yaml_document_get_node(&p->doc, pp->key);
+			pv = yaml_document_get_node(&p->doc, pp->value);
+			if (pk == NULL || pv == NULL ||
+			    pk->type != YAML_SCALAR_NODE)
+				return (config_error(p, pk, "keys must be "
+				    "plain words"));
+			key = (const char *)pk->data.scalar.value;
+			for (j = 0; j < nitems(profile_opts); j++) {
+				if (strcmp(profile_opts[j].key, key) == 0)
+					break;
+			}
+			if (j == nitems(profile_opts))
+				return (config_error(p, pk, "unknown key "
+				    "'profiles.%s.%s'", name, key));
+			if (seen[j]++)
+				return (config_error(p, pk, "'profiles.%s.%s' "
+				    "is set twice", name, key));
+			if (pv->type != YAML_SCALAR_NODE)
+				return (config_error(p, pv, "profiles.%s.%s: "
+				    "must be a single value", name, key));
+			p->base = pr;
+			if (config_set(p, &profile_opts[j], pv,
+			    (const char *)pv->data.scalar.value) != 0)
+				return (-1);
+			p->base = p->conf;
+		}
+		if (config_profile_defaults(p, pr, seen) != 0)
+			return (-1);
+	}
+	return (0);
+}
+
 static int
 config_walk(struct config_parse *p, yaml_node_t *map, const char *prefix)
 {
@@ -295,7 +462,9 @@ config_walk(struct config_parse *p, yaml_node_t *map, const char *prefix)
 			break;
 		}
 		p->seen[idx] = 1;
-		if (o->type == OPT_SECTION) {
+		if (o->type == OPT_PROFILES)
+			rv = config_profiles(p, v);
+		else if (o->type == OPT_SECTION) {
 			if (v->type != YAML_MAPPING_NODE)
 				rv = config_error(p, v, "%s: must be a mapping",
 				    path);
@@ -319,11 +488,20 @@ config_defaults(struct config_parse *p)
 	const struct opt	*o;
 	size_t			 i;
 
+	u_char			 none[nitems(profile_opts)];
+	struct profile		*pr;
+
 	for (i = 0; i < nitems(config_opts); i++) {
 		o = &config_opts[i];
 		if (p->seen[i] || o->def == NULL || o->type == OPT_SECTION)
 			continue;
 		if (config_set(p, o, NULL, o->def) != 0)
+			return (-1);
+	}
+	if (config_profile(p->conf, "default") == NULL) {
+		memset(none, 0, sizeof none);
+		pr = config_profile_add(p->conf, "default");
+		if (config_profile_defaults(p, pr, none) != 0)
 			return (-1);
 	}
 	if (p->conf->public_url == NULL)
@@ -357,6 +535,7 @@ config_load(const char *file, char **cause)
 		return (NULL);
 	}
 	p.conf = xcalloc(1, sizeof *p.conf);
+	p.base = p.conf;
 	p.conf->path = xstrdup(file);
 
 	yaml_parser_initialize(&parser);
@@ -413,11 +592,64 @@ config_free(struct config *conf)
 			break;
 		}
 	}
+	for (i = 0; i < conf->nprofiles; i++) {
+		free(conf->profiles[i].name);
+		free(conf->profiles[i].driver);
+	}
+	free(conf->profiles);
 	free(conf->listen_host);
 	free(conf->listen_port);
 	free(conf->path);
 	freezero(conf->webhook_secret, conf->webhook_secret_len);
 	free(conf);
+}
+
+/* The profile of that name, or NULL. */
+const struct profile *
+config_profile(const struct config *conf, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf->nprofiles; i++) {
+		if (strcmp(conf->profiles[i].name, name) == 0)
+			return (&conf->profiles[i]);
+	}
+	return (NULL);
+}
+
+static void
+config_print_profiles(const struct config *conf, const struct opt *o,
+    FILE *f)
+{
+	const struct profile	*pr;
+	size_t			 i, j;
+	char			*v;
+
+	fprintf(f, "%s:\t\t\t# %s\n", o->key, o->help);
+	for (i = 0; i < conf->nprofiles; i++) {
+		pr = &conf->profiles[i];
+		fprintf(f, "  %s:\n", pr->name);
+		for (j = 0; j < nitems(profile_opts); j++) {
+			o = &profile_opts[j];
+			switch (o->type) {
+			case OPT_UINT:
+				xasprintf(&v, "%u", *(const u_int *)
+				    ((const char *)pr + o->off));
+				break;
+			case OPT_DURATION:
+				xasprintf(&v, "%llums", (unsigned long long)
+				    *(const uint64_t *)((const char *)pr +
+				    o->off));
+				break;
+			default:
+				v = xstrdup(*(char *const *)((const char *)pr +
+				    o->off));
+				break;
+			}
+			fprintf(f, "    %s: %s\t# %s\n", o->key, v, o->help);
+			free(v);
+		}
+	}
 }
 
 /* Quote a value that YAML would otherwise read as something else. */
@@ -455,6 +687,10 @@ config_print(const struct config *conf, FILE *f)
 		nested = dot != NULL;
 		if (o->type == OPT_SECTION) {
 			fprintf(f, "%s:\t\t\t# %s\n", key, o->help);
+			continue;
+		}
+		if (o->type == OPT_PROFILES) {
+			config_print_profiles(conf, o, f);
 			continue;
 		}
 		value = NULL;

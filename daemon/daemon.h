@@ -23,6 +23,15 @@ struct httpd;
 struct intake;
 
 /* config.c */
+struct profile {
+	char		*name;
+	char		*driver;
+	u_int		 slots;
+	u_int		 min;
+	u_int		 max;
+	uint64_t	 idle_timeout_ms;
+	uint64_t	 task_timeout_ms;
+};
 struct config {
 	char		*path;
 	char		*listen;
@@ -35,6 +44,8 @@ struct config {
 	int		 legacy_signatures;
 	uint64_t	 max_delivery_size;
 	int		 auto_approve;
+	struct profile	*profiles;
+	size_t		 nprofiles;
 
 	/* Read from webhook_secret_file; wiped when freed, never printed. */
 	char		*webhook_secret;
@@ -43,6 +54,7 @@ struct config {
 struct config	*config_load(const char *, char **);
 void		 config_free(struct config *);
 void		 config_print(const struct config *, FILE *);
+const struct profile *config_profile(const struct config *, const char *);
 
 /* db.c */
 struct delivery {
@@ -171,5 +183,20 @@ struct webhook;
 struct webhook	*webhook_create(struct ev_loop *, struct httpd *,
 		    struct intake *, const struct config **);
 void		 webhook_free(struct webhook *);
+
+/* source.c */
+struct source;
+/* cause is borrowed, NULL on success. */
+typedef void	(*source_cb)(int, const char *, void *);
+/* data (NUL-terminated) and cause are borrowed; data is NULL on error. */
+typedef void	(*source_file_cb)(const char *, size_t, const char *, void *);
+struct source	*source_create(struct ev_loop *, const char *, char **);
+void		 source_free(struct source *);
+int		 source_fetch(struct source *, const char *, const char *,
+		    const char *, source_cb, void *, char **);
+int		 source_read_file(struct source *, const char *, const char *,
+		    const char *, size_t, source_file_cb, void *, char **);
+int		 source_archive(struct source *, const char *, const char *,
+		    const char *, source_cb, void *, char **);
 
 #endif /* DAEMON_H */
