@@ -6,6 +6,8 @@
 #ifndef DAEMON_H
 #define DAEMON_H
 
+#include <sys/queue.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +20,8 @@
 #define EVENT_NAME_MAX		64
 
 struct ev_loop;
+struct build;
+struct task;
 struct db;
 struct httpd;
 struct intake;
@@ -107,6 +111,165 @@ int		 db_change_insert(struct db *, const char *,
 int		 db_project_register(struct db *, const char *, const char *,
 		    const char *, int, int64_t);
 int		 db_schema_version(struct db *);
+struct change_row {
+	int64_t		 id;
+	char		*delivery_id;
+	char		*event;
+	char		*repo;
+	char		*clone_url;
+	char		*ref_type;
+	char		*ref;
+	char		*sha;
+	int64_t		 pr;
+	char		*action;
+	int		 fork;
+	int		 deleted;
+};
+typedef void	(*db_change_cb)(struct change_row *, void *);
+typedef void	(*db_build_cb)(struct build *, void *);
+int		 db_changes_queued(struct db *, db_change_cb, void *);
+void		 change_row_free(struct change_row *);
+int		 db_change_done(struct db *, int64_t, const char *,
+		    const char *);
+char		*db_project_state(struct db *, const char *);
+int		 db_build_insert(struct db *, struct build *);
+int		 db_build_update(struct db *, const struct build *);
+int		 db_task_insert(struct db *, struct task *);
+int		 db_task_update(struct db *, const struct task *);
+int		 db_builds_active(struct db *, db_build_cb, void *);
+struct build	*db_build_get(struct db *, int64_t);
+int		 db_instance_save(struct db *, const char *, const char *,
+		    const char *, const char *, u_int, const char *, int64_t);
+int		 db_instances_end_all(struct db *, const char *, int64_t);
+
+/* build.c */
+enum build_state {
+	BUILD_FETCHING,
+	BUILD_RUNNING,
+	BUILD_PASSED,
+	BUILD_FAILED,
+	BUILD_ERRORED,
+	BUILD_CANCELLED
+};
+enum task_state {
+	TASK_WAITING,		/* its phase has not started */
+	TASK_QUEUED,		/* in its pool's queue */
+	TASK_RUNNING,
+	TASK_PASSED,
+	TASK_FAILED,
+	TASK_ERRORED,
+	TASK_CANCELLED,
+	TASK_SKIPPED		/* an earlier phase stopped the build */
+};
+struct instance;
+struct task {
+	int64_t		 id;
+	struct build	*build;
+	u_int		 phase;
+	char		*phase_name;
+	char		*slug;
+	char		*name;
+	char		*image;
+	char		*run;
+	char		*profile;
+	int		 critical;
+	uint64_t	 timeout_ms;
+	char		*environment;	/* JSON object */
+	enum task_state	 state;
+	int		 exit_status;	/* -1: none */
+	char		*reason;
+	u_int		 attempt;
+	u_int		 infra_retry;
+	char		*instance_id;
+	long		 pid;
+	int64_t		 queued_at;
+	int64_t		 started_at;
+	int64_t		 finished_at;
+
+	/* While it is queued or running. */
+	struct instance	*instance;
+	void		*run_state;	/* the driver's */
+	int		 in_queue;
+	int		 cancelling;
+	TAILQ_ENTRY(task) qentry;
+};
+struct build {
+	int64_t		 id;
+	int64_t		 change_id;
+	char		*project;
+	char		*clone_url;
+	char		*event;		/* push, pull_request or tag */
+	char		*ref;
+	int64_t		 pr;
+	char		*sha;
+	int		 fork;
+	enum build_state state;
+	u_int		 phase;
+	char		*reason;
+	int64_t		 created_at;
+	int64_t		 started_at;
+	int64_t		 finished_at;
+	struct task	**tasks;
+	size_t		 ntasks;
+
+	int		 busy;		/* a fetch or read is under way */
+	TAILQ_ENTRY(build) entry;
+};
+struct engine;
+const char	*build_state_name(enum build_state);
+int		 build_state_parse(const char *, enum build_state *);
+const char	*task_state_name(enum task_state);
+int		 task_state_parse(const char *, enum task_state *);
+int		 task_finished(const struct task *);
+int		 build_finished(const struct build *);
+void		 build_free(struct build *);
+struct engine	*engine_create(struct ev_loop *, struct db *,
+		    const struct config **, char **);
+void		 engine_free(struct engine *);
+int		 engine_resume(struct engine *);
+void		 engine_task_started(struct engine *, struct task *, long);
+void		 engine_task_done(struct engine *, struct task *,
+		    enum task_state, int, const char *);
+struct build	*engine_build(struct engine *, int64_t);
+struct source	*engine_source(struct engine *);
+char		*engine_archive_path(struct engine *, struct build *);
+
+/* pool.c */
+struct pool;
+struct pools;
+struct driver {
+	const char	*name;
+	/* Start an instance; pool_instance_ready() once it takes tasks. */
+	int		 (*launch)(struct pool *, struct instance *, char **);
+	void		 (*terminate)(struct pool *, struct instance *);
+	/* Start a task; the end comes through engine_task_done(). */
+	int		 (*run)(struct instance *, struct task *, char **);
+	void		 (*cancel)(struct instance *, struct task *);
+	/* The daemon stops: kill the task now, no report. */
+	void		 (*abandon)(struct instance *, struct task *);
+};
+struct pools	*pools_create(struct engine *, struct ev_loop *, struct db *,
+		    const struct config **);
+void		 pools_free(struct pools *);
+int		 pools_enqueue(struct pools *, struct task *, char **);
+void		 pools_dequeue(struct pools *, struct task *);
+void		 pools_cancel(struct pools *, struct task *);
+void		 pools_abandon(struct pools *, struct task *);
+void		 pools_task_ended(struct pools *, struct task *);
+void		 pools_schedule(struct pools *);
+struct engine	*pools_engine(struct pools *);
+struct ev_loop	*pools_loop(struct pools *);
+const struct config *pools_config(struct pools *);
+struct pools	*pool_pools(struct pool *);
+const char	*pool_name(struct pool *);
+void		 pool_instance_ready(struct instance *);
+const char	*instance_id(struct instance *);
+struct pool	*instance_pool(struct instance *);
+void		*instance_driver_state(struct instance *);
+void		 instance_set_driver_state(struct instance *, void *);
+
+/* driver-local.c */
+extern const struct driver driver_local;
 
 /* signature.c */
 int		 signature_check(const void *, size_t, const void *, size_t,
@@ -177,6 +340,20 @@ void		*httpd_get_data(struct httpd_req *);
 void		 httpd_respond(struct httpd_req *, u_int, const char *, ...)
 		    printflike(3, 4);
 void		 httpd_suspend(struct httpd_req *);
+void		 httpd_respond_file(struct httpd_req *, u_int, int, uint64_t,
+		    uint64_t, const char *);
+void		 httpd_respond_text(struct httpd_req *, u_int, const char *,
+		    const char *);
+const char	*httpd_query(struct httpd_req *, const char *);
+const char	*httpd_url(struct httpd_req *);
+void		 httpd_set_header(struct httpd_req *, const char *,
+		    const char *);
+
+/* web.c */
+struct web;
+struct web	*web_create(struct httpd *, struct engine *, struct db *,
+		    const struct config **);
+void		 web_free(struct web *);
 
 /* webhook.c */
 struct webhook;

@@ -25,8 +25,28 @@ enum db_stmt {
 	STMT_DELIVERIES_RECEIVED,
 	STMT_CHANGE_INSERT,
 	STMT_PROJECT_REGISTER,
+	STMT_CHANGES_QUEUED,
+	STMT_CHANGE_DONE,
+	STMT_PROJECT_STATE,
+	STMT_BUILD_INSERT,
+	STMT_BUILD_UPDATE,
+	STMT_BUILDS_ACTIVE,
+	STMT_BUILD_GET,
+	STMT_TASK_INSERT,
+	STMT_TASK_UPDATE,
+	STMT_TASKS_OF,
+	STMT_INSTANCE_SAVE,
+	STMT_INSTANCES_END,
 	STMT_MAX
 };
+
+#define BUILD_COLUMNS \
+	"id, change_id, project, clone_url, event, ref, pr, sha, fork, " \
+	"state, phase, reason, created_at, started_at, finished_at"
+#define TASK_COLUMNS \
+	"id, phase, phase_name, slug, name, image, run, profile, critical, " \
+	"timeout_ms, environment, state, exit_status, reason, attempt, " \
+	"infra_retry, instance, pid, queued_at, started_at, finished_at"
 
 static const char *db_stmt_sql[STMT_MAX] = {
 	[STMT_DELIVERY_INSERT] =
@@ -50,6 +70,50 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
 	    "ON CONFLICT (repo) DO UPDATE SET clone_url = excluded.clone_url, "
 	    "html_url = excluded.html_url, updated_at = excluded.updated_at",
+	[STMT_CHANGES_QUEUED] =
+	    "SELECT id, delivery_id, event, repo, clone_url, ref_type, ref, "
+	    "sha, pr, action, fork, deleted FROM changes "
+	    "WHERE state = 'queued' ORDER BY id LIMIT 100",
+	[STMT_CHANGE_DONE] =
+	    "UPDATE changes SET state = ?, reason = ? WHERE id = ?",
+	[STMT_PROJECT_STATE] =
+	    "SELECT state FROM projects WHERE repo = ?",
+	[STMT_BUILD_INSERT] =
+	    "INSERT INTO builds (change_id, project, clone_url, event, ref, "
+	    "pr, sha, fork, state, phase, reason, created_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[STMT_BUILD_UPDATE] =
+	    "UPDATE builds SET state = ?, phase = ?, reason = ?, "
+	    "started_at = ?, finished_at = ? WHERE id = ?",
+	[STMT_BUILDS_ACTIVE] =
+	    "SELECT " BUILD_COLUMNS " FROM builds "
+	    "WHERE state IN ('fetching', 'running') ORDER BY id",
+	[STMT_BUILD_GET] =
+	    "SELECT " BUILD_COLUMNS " FROM builds WHERE id = ?",
+	[STMT_TASK_INSERT] =
+	    "INSERT INTO tasks (build_id, phase, phase_name, slug, name, "
+	    "image, run, profile, critical, timeout_ms, environment, state) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[STMT_TASK_UPDATE] =
+	    "UPDATE tasks SET state = ?, exit_status = ?, reason = ?, "
+	    "attempt = ?, infra_retry = ?, instance = ?, pid = ?, "
+	    "queued_at = ?, started_at = ?, finished_at = ? WHERE id = ?",
+	[STMT_TASKS_OF] =
+	    "SELECT " TASK_COLUMNS " FROM tasks WHERE build_id = ? "
+	    "ORDER BY phase, id",
+	[STMT_INSTANCE_SAVE] =
+	    "INSERT INTO instances (id, pool, driver, state, slots, reason, "
+	    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+	    "ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
+	    "reason = excluded.reason, "
+	    "ready_at = CASE WHEN excluded.state = 'ready' AND ready_at IS NULL "
+	    "THEN excluded.created_at ELSE ready_at END, "
+	    "ended_at = CASE WHEN excluded.state IN ('terminated', 'lost') "
+	    "THEN excluded.created_at ELSE ended_at END",
+	[STMT_INSTANCES_END] =
+	    "UPDATE instances SET state = 'terminated', ended_at = ?, "
+	    "reason = 'the daemon restarted' WHERE driver = ? "
+	    "AND state NOT IN ('terminated', 'lost')",
 };
 
 /* Each entry moves the schema from version i to i + 1. */
@@ -100,6 +164,71 @@ static const char *db_migrations[] = {
 	"  created_at INTEGER NOT NULL"
 	");"
 	"CREATE INDEX changes_state ON changes (state);",
+
+	/* 1 -> 2: builds, their tasks, and the pools' instances. */
+	"CREATE TABLE builds ("
+	"  id INTEGER PRIMARY KEY,"
+	"  change_id INTEGER REFERENCES changes (id),"
+	"  project TEXT NOT NULL,"
+	"  clone_url TEXT,"
+	"  event TEXT NOT NULL,"
+	"  ref TEXT,"
+	"  pr INTEGER,"
+	"  sha TEXT NOT NULL,"
+	"  fork INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL CHECK (state IN ('fetching', 'running',"
+	"    'passed', 'failed', 'errored', 'cancelled')),"
+	"  phase INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  started_at INTEGER,"
+	"  finished_at INTEGER"
+	");"
+	"CREATE INDEX builds_state ON builds (state);"
+	"CREATE INDEX builds_project ON builds (project, id);"
+	"CREATE TABLE tasks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  build_id INTEGER NOT NULL REFERENCES builds (id),"
+	"  phase INTEGER NOT NULL,"
+	"  phase_name TEXT NOT NULL,"
+	"  slug TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  image TEXT,"
+	"  run TEXT,"
+	"  profile TEXT NOT NULL,"
+	"  critical INTEGER NOT NULL,"
+	"  timeout_ms INTEGER NOT NULL DEFAULT 0,"
+	"  environment TEXT NOT NULL DEFAULT '{}',"
+	"  state TEXT NOT NULL CHECK (state IN ('waiting', 'queued', 'running',"
+	"    'passed', 'failed', 'errored', 'cancelled', 'skipped')),"
+	"  exit_status INTEGER,"
+	"  reason TEXT,"
+	"  attempt INTEGER NOT NULL DEFAULT 1,"
+	"  infra_retry INTEGER NOT NULL DEFAULT 0,"
+	"  instance TEXT,"
+	"  pid INTEGER,"
+	"  queued_at INTEGER,"
+	"  started_at INTEGER,"
+	"  finished_at INTEGER,"
+	"  UNIQUE (build_id, slug)"
+	");"
+	"CREATE INDEX tasks_state ON tasks (state);"
+	"CREATE TABLE instances ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  pool TEXT NOT NULL,"
+	"  driver TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('requested', 'booting', 'ready',"
+	"    'draining', 'terminating', 'terminated', 'lost')),"
+	"  slots INTEGER NOT NULL,"
+	"  reason TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  ready_at INTEGER,"
+	"  ended_at INTEGER"
+	");"
+	"CREATE TABLE pools ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  cap INTEGER"
+	");",
 };
 
 struct db {
@@ -404,4 +533,327 @@ db_project_register(struct db *db, const char *repo, const char *clone_url,
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, now);
 	return (db_step_done(db, st, "registering project"));
+}
+
+static char *
+db_col_dup(sqlite3_stmt *st, int col)
+{
+	const char	*s = (const char *)sqlite3_column_text(st, col);
+
+	return (s != NULL ? xstrdup(s) : NULL);
+}
+
+static void
+db_bind_opt_int(sqlite3_stmt *st, int col, int64_t v, int present)
+{
+	if (present)
+		sqlite3_bind_int64(st, col, v);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+void
+change_row_free(struct change_row *c)
+{
+	if (c == NULL)
+		return;
+	free(c->delivery_id);
+	free(c->event);
+	free(c->repo);
+	free(c->clone_url);
+	free(c->ref_type);
+	free(c->ref);
+	free(c->sha);
+	free(c->action);
+	free(c);
+}
+
+/* Queued changes, oldest first, collected before cb sees any. */
+int
+db_changes_queued(struct db *db, db_change_cb cb, void *arg)
+{
+	sqlite3_stmt		*st = db->stmts[STMT_CHANGES_QUEUED];
+	struct change_row	**rows = NULL, *c;
+	size_t			 n = 0, i;
+	int			 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c = xcalloc(1, sizeof *c);
+		c->id = sqlite3_column_int64(st, 0);
+		c->delivery_id = db_col_dup(st, 1);
+		c->event = db_col_dup(st, 2);
+		c->repo = db_col_dup(st, 3);
+		c->clone_url = db_col_dup(st, 4);
+		c->ref_type = db_col_dup(st, 5);
+		c->ref = db_col_dup(st, 6);
+		c->sha = db_col_dup(st, 7);
+		c->pr = sqlite3_column_int64(st, 8);
+		c->action = db_col_dup(st, 9);
+		c->fork = sqlite3_column_int(st, 10);
+		c->deleted = sqlite3_column_int(st, 11);
+		rows = xreallocarray(rows, n + 1, sizeof *rows);
+		rows[n++] = c;
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < n; i++)
+		cb(rows[i], arg);
+	free(rows);
+	if (rc != SQLITE_DONE)
+		return (db_fail(db, "reading queued changes"));
+	return (0);
+}
+
+int
+db_change_done(struct db *db, int64_t id, const char *state,
+    const char *reason)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_CHANGE_DONE];
+
+	db_bind_text(st, 1, state);
+	db_bind_text(st, 2, reason);
+	sqlite3_bind_int64(st, 3, id);
+	return (db_step_done(db, st, "marking change done"));
+}
+
+/* A project's state (the caller's to free), or NULL if unknown. */
+char *
+db_project_state(struct db *db, const char *repo)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_PROJECT_STATE];
+	char		*state = NULL;
+
+	db_bind_text(st, 1, repo);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		state = db_col_dup(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return (state);
+}
+
+int
+db_build_insert(struct db *db, struct build *b)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_BUILD_INSERT];
+
+	db_bind_opt_int(st, 1, b->change_id, b->change_id != 0);
+	db_bind_text(st, 2, b->project);
+	db_bind_text(st, 3, b->clone_url);
+	db_bind_text(st, 4, b->event);
+	db_bind_text(st, 5, b->ref);
+	db_bind_opt_int(st, 6, b->pr, b->pr != 0);
+	db_bind_text(st, 7, b->sha);
+	sqlite3_bind_int(st, 8, b->fork);
+	db_bind_text(st, 9, build_state_name(b->state));
+	sqlite3_bind_int(st, 10, b->phase);
+	db_bind_text(st, 11, b->reason);
+	sqlite3_bind_int64(st, 12, b->created_at);
+	if (db_step_done(db, st, "storing build") != 0)
+		return (-1);
+	b->id = sqlite3_last_insert_rowid(db->conn);
+	return (0);
+}
+
+int
+db_build_update(struct db *db, const struct build *b)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_BUILD_UPDATE];
+
+	db_bind_text(st, 1, build_state_name(b->state));
+	sqlite3_bind_int(st, 2, b->phase);
+	db_bind_text(st, 3, b->reason);
+	db_bind_opt_int(st, 4, b->started_at, b->started_at != 0);
+	db_bind_opt_int(st, 5, b->finished_at, b->finished_at != 0);
+	sqlite3_bind_int64(st, 6, b->id);
+	return (db_step_done(db, st, "updating build"));
+}
+
+int
+db_task_insert(struct db *db, struct task *t)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_TASK_INSERT];
+
+	sqlite3_bind_int64(st, 1, t->build->id);
+	sqlite3_bind_int(st, 2, t->phase);
+	db_bind_text(st, 3, t->phase_name);
+	db_bind_text(st, 4, t->slug);
+	db_bind_text(st, 5, t->name);
+	db_bind_text(st, 6, t->image);
+	db_bind_text(st, 7, t->run);
+	db_bind_text(st, 8, t->profile);
+	sqlite3_bind_int(st, 9, t->critical);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)t->timeout_ms);
+	db_bind_text(st, 11, t->environment);
+	db_bind_text(st, 12, task_state_name(t->state));
+	if (db_step_done(db, st, "storing task") != 0)
+		return (-1);
+	t->id = sqlite3_last_insert_rowid(db->conn);
+	return (0);
+}
+
+int
+db_task_update(struct db *db, const struct task *t)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_TASK_UPDATE];
+
+	db_bind_text(st, 1, task_state_name(t->state));
+	db_bind_opt_int(st, 2, t->exit_status, t->exit_status >= 0);
+	db_bind_text(st, 3, t->reason);
+	sqlite3_bind_int(st, 4, t->attempt);
+	sqlite3_bind_int(st, 5, t->infra_retry);
+	db_bind_text(st, 6, t->instance_id);
+	db_bind_opt_int(st, 7, t->pid, t->pid > 0);
+	db_bind_opt_int(st, 8, t->queued_at, t->queued_at != 0);
+	db_bind_opt_int(st, 9, t->started_at, t->started_at != 0);
+	db_bind_opt_int(st, 10, t->finished_at, t->finished_at != 0);
+	sqlite3_bind_int64(st, 11, t->id);
+	return (db_step_done(db, st, "updating task"));
+}
+
+static struct build *
+db_build_row(sqlite3_stmt *st)
+{
+	struct build	*b;
+	const char	*state;
+
+	b = xcalloc(1, sizeof *b);
+	b->id = sqlite3_column_int64(st, 0);
+	b->change_id = sqlite3_column_int64(st, 1);
+	b->project = db_col_dup(st, 2);
+	b->clone_url = db_col_dup(st, 3);
+	b->event = db_col_dup(st, 4);
+	b->ref = db_col_dup(st, 5);
+	b->pr = sqlite3_column_int64(st, 6);
+	b->sha = db_col_dup(st, 7);
+	b->fork = sqlite3_column_int(st, 8);
+	state = (const char *)sqlite3_column_text(st, 9);
+	if (state == NULL || build_state_parse(state, &b->state) != 0)
+		b->state = BUILD_ERRORED;
+	b->phase = sqlite3_column_int(st, 10);
+	b->reason = db_col_dup(st, 11);
+	b->created_at = sqlite3_column_int64(st, 12);
+	b->started_at = sqlite3_column_int64(st, 13);
+	b->finished_at = sqlite3_column_int64(st, 14);
+	return (b);
+}
+
+static int
+db_build_tasks(struct db *db, struct build *b)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_TASKS_OF];
+	struct task	*t;
+	const char	*state;
+	int		 rc;
+
+	sqlite3_bind_int64(st, 1, b->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		t = xcalloc(1, sizeof *t);
+		t->build = b;
+		t->id = sqlite3_column_int64(st, 0);
+		t->phase = sqlite3_column_int(st, 1);
+		t->phase_name = db_col_dup(st, 2);
+		t->slug = db_col_dup(st, 3);
+		t->name = db_col_dup(st, 4);
+		t->image = db_col_dup(st, 5);
+		t->run = db_col_dup(st, 6);
+		t->profile = db_col_dup(st, 7);
+		t->critical = sqlite3_column_int(st, 8);
+		t->timeout_ms = sqlite3_column_int64(st, 9);
+		t->environment = db_col_dup(st, 10);
+		state = (const char *)sqlite3_column_text(st, 11);
+		if (state == NULL || task_state_parse(state, &t->state) != 0)
+			t->state = TASK_ERRORED;
+		t->exit_status = sqlite3_column_type(st, 12) == SQLITE_NULL ?
+		    -1 : sqlite3_column_int(st, 12);
+		t->reason = db_col_dup(st, 13);
+		t->attempt = sqlite3_column_int(st, 14);
+		t->infra_retry = sqlite3_column_int(st, 15);
+		t->instance_id = db_col_dup(st, 16);
+		t->pid = sqlite3_column_int64(st, 17);
+		t->queued_at = sqlite3_column_int64(st, 18);
+		t->started_at = sqlite3_column_int64(st, 19);
+		t->finished_at = sqlite3_column_int64(st, 20);
+		b->tasks = xreallocarray(b->tasks, b->ntasks + 1,
+		    sizeof *b->tasks);
+		b->tasks[b->ntasks++] = t;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return (db_fail(db, "reading tasks"));
+	return (0);
+}
+
+/* Every build not yet finished, with its tasks, for the engine at start. */
+int
+db_builds_active(struct db *db, db_build_cb cb, void *arg)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_BUILDS_ACTIVE];
+	struct build	**list = NULL;
+	size_t		 n = 0, i;
+	int		 rc, rv = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		list = xreallocarray(list, n + 1, sizeof *list);
+		list[n++] = db_build_row(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		rv = db_fail(db, "reading active builds");
+	for (i = 0; i < n; i++) {
+		if (rv == 0 && db_build_tasks(db, list[i]) != 0)
+			rv = -1;
+		if (rv == 0)
+			cb(list[i], arg);
+		else
+			build_free(list[i]);
+	}
+	free(list);
+	return (rv);
+}
+
+/* One build with its tasks (the caller frees it), or NULL. */
+struct build *
+db_build_get(struct db *db, int64_t id)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_BUILD_GET];
+	struct build	*b = NULL;
+
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		b = db_build_row(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (b != NULL && db_build_tasks(db, b) != 0) {
+		build_free(b);
+		return (NULL);
+	}
+	return (b);
+}
+
+int
+db_instance_save(struct db *db, const char *id, const char *pool,
+    const char *driver, const char *state, u_int slots, const char *reason,
+    int64_t now)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_INSTANCE_SAVE];
+
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, pool);
+	db_bind_text(st, 3, driver);
+	db_bind_text(st, 4, state);
+	sqlite3_bind_int(st, 5, slots);
+	db_bind_text(st, 6, reason);
+	sqlite3_bind_int64(st, 7, now);
+	return (db_step_done(db, st, "storing instance"));
+}
+
+/* Local instances do not outlive the daemon: end the last run's. */
+int
+db_instances_end_all(struct db *db, const char *driver, int64_t now)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_INSTANCES_END];
+
+	sqlite3_bind_int64(st, 1, now);
+	db_bind_text(st, 2, driver);
+	return (db_step_done(db, st, "ending instances"));
 }

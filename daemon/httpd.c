@@ -56,6 +56,7 @@ struct httpd_req {
 	const struct httpd_route *route;
 	void			*arg;
 	const char		*method;
+	const char		*url;
 	struct buf		 body;
 	char			 remote[64];
 	int			 ended;		/* end() was called */
@@ -65,7 +66,13 @@ struct httpd_req {
 	int			 queued;
 	u_int			 status;
 	char			*text;
+	const char		*content_type;
+	int			 fd;		/* a file to send, or -1 */
+	uint64_t		 offset;
+	uint64_t		 size;
 	const char		*allow;
+	char			*hname;		/* one extra header */
+	char			*hvalue;
 	void			*data;
 };
 
@@ -87,19 +94,43 @@ httpd_queue(struct httpd_req *req)
 {
 	struct MHD_Response	*resp;
 
-	resp = MHD_create_response_from_buffer(strlen(req->text), req->text,
-	    MHD_RESPMEM_MUST_COPY);
+	if (req->fd != -1) {
+		/* MHD owns the descriptor from here and closes it. */
+		resp = MHD_create_response_from_fd_at_offset64(req->size,
+		    req->fd, req->offset);
+		if (resp == NULL)
+			close(req->fd);
+		req->fd = -1;
+	} else
+		resp = MHD_create_response_from_buffer(strlen(req->text),
+		    req->text, MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL) {
 		log_error("http: cannot create a response");
 		return;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    req->content_type != NULL ? req->content_type :
 	    "text/plain; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
-	if (req->allow != NULL)
+	if (req->allow != NULL) {
+		/* HTTP lists methods with commas; routes, with spaces. */
+		struct buf	 allow;
+		const char	*p;
+
+		buf_init(&allow, 0);
+		for (p = req->allow; *p != '\0'; p++) {
+			if (*p == ' ')
+				buf_addstr(&allow, ", ");
+			else
+				buf_add(&allow, p, 1);
+		}
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-		    req->allow);
+		    allow.data);
+		buf_release(&allow);
+	}
+	if (req->hname != NULL)
+		MHD_add_response_header(resp, req->hname, req->hvalue);
 	if (MHD_queue_response(req->conn, req->status, resp) != MHD_YES)
 		log_warn("http: %s: cannot queue %u response", req->remote,
 		    req->status);
@@ -131,6 +162,72 @@ httpd_respond(struct httpd_req *req, u_int status, const char *fmt, ...)
 		MHD_resume_connection(req->conn);
 		req->h->resumed = 1;
 	}
+}
+
+/*
+ * Answer with size bytes of the open file fd from offset (fd is ours to
+ * close from now on).
+ */
+void
+httpd_respond_file(struct httpd_req *req, u_int status, int fd,
+    uint64_t offset, uint64_t size, const char *content_type)
+{
+	if (req->status != 0) {
+		close(fd);
+		return;
+	}
+	req->text = xstrdup("");
+	req->fd = fd;
+	req->offset = offset;
+	req->size = size;
+	req->content_type = content_type;
+	req->status = status;
+	if (req->suspended) {
+		req->suspended = 0;
+		MHD_resume_connection(req->conn);
+		req->h->resumed = 1;
+	}
+}
+
+/* Answer with a whole document of the given type (copied). */
+void
+httpd_respond_text(struct httpd_req *req, u_int status,
+    const char *content_type, const char *text)
+{
+	if (req->status != 0)
+		return;
+	req->text = xstrdup(text);
+	req->content_type = content_type;
+	req->status = status;
+	if (req->suspended) {
+		req->suspended = 0;
+		MHD_resume_connection(req->conn);
+		req->h->resumed = 1;
+	}
+}
+
+/* Add a header to the answer (one per request). */
+void
+httpd_set_header(struct httpd_req *req, const char *name, const char *value)
+{
+	free(req->hname);
+	free(req->hvalue);
+	req->hname = xstrdup(name);
+	req->hvalue = xstrdup(value);
+}
+
+/* A URL query argument, or NULL. */
+const char *
+httpd_query(struct httpd_req *req, const char *name)
+{
+	return (MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+	    name));
+}
+
+const char *
+httpd_url(struct httpd_req *req)
+{
+	return (req->url);
 }
 
 void
@@ -229,13 +326,19 @@ static void
 httpd_begin(struct httpd_req *req, const char *url)
 {
 	struct httpd	*h = req->h;
+	const char	*path;
 	u_int		 i;
-	size_t		 max;
+	size_t		 max, len;
 
+	/* A path ending in '/' takes everything below it. */
 	for (i = 0; i < h->nroutes; i++) {
-		if (strcmp(h->routes[i].route->path, url) == 0)
+		path = h->routes[i].route->path;
+		len = strlen(path);
+		if (strcmp(path, url) == 0 || (len > 0 &&
+		    path[len - 1] == '/' && strncmp(path, url, len) == 0))
 			break;
 	}
+	req->url = url;
 	if (i == h->nroutes) {
 		log_info("http: %s %s %s: 404", req->remote, req->method, url);
 		httpd_respond(req, MHD_HTTP_NOT_FOUND, "404 no such page: %s",
@@ -271,6 +374,7 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 		req = xcalloc(1, sizeof *req);
 		req->h = h;
 		req->conn = conn;
+		req->fd = -1;
 		req->method = method;
 		*con_cls = req;
 		h->inflight++;
@@ -321,6 +425,10 @@ httpd_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req->route != NULL && req->route->cancel != NULL)
 		req->route->cancel(req, req->arg);
 	buf_release(&req->body);
+	if (req->fd != -1)
+		close(req->fd);
+	free(req->hname);
+	free(req->hvalue);
 	free(req->text);
 	free(req);
 	*con_cls = NULL;

@@ -38,6 +38,8 @@ struct beekeeperd {
 	struct intake		*intake;
 	struct httpd		*httpd;
 	struct webhook		*webhook;
+	struct engine		*engine;
+	struct web		*web;
 	char			*db_path;
 	char			*pid_path;	/* the one locked */
 	int			 pid_fd;
@@ -280,9 +282,17 @@ main(int argc, char **argv)
 	if (intake_resume(bk.intake) < 0)
 		fatalx("store: cannot process stored deliveries: %s",
 		    db_error(bk.db));
+	bk.engine = engine_create(bk.loop, bk.db,
+	    (const struct config **)&bk.conf, &cause);
+	if (bk.engine == NULL)
+		fatalx("%s", cause);
+	if (engine_resume(bk.engine) != 0)
+		fatalx("store: cannot resume builds: %s", db_error(bk.db));
 	bk.webhook = webhook_create(bk.loop, bk.httpd, bk.intake,
 	    (const struct config **)&bk.conf);
 	httpd_route(bk.httpd, &health_route, &bk);
+	bk.web = web_create(bk.httpd, bk.engine, bk.db,
+	    (const struct config **)&bk.conf);
 	ev_before_sleep(bk.loop, stop_when_idle, &bk);
 
 	log_info("listening on %s (pid %ld, state in %s)",
@@ -294,7 +304,9 @@ main(int argc, char **argv)
 	ev_timer_del(bk.stop_timer);
 	httpd_free(bk.httpd);
 	webhook_free(bk.webhook);
+	web_free(bk.web);
 	intake_free(bk.intake);
+	engine_free(bk.engine);
 	db_free(bk.db);
 	unlink(bk.pid_path);
 	close(bk.pid_fd);

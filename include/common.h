@@ -176,6 +176,20 @@ int		 pipeline_event_parse(const char *, enum pipeline_event *);
 const char	*pipeline_event_name(enum pipeline_event);
 void		 pipeline_print(const struct pipeline *, FILE *);
 
+/* sandbox.c */
+struct sandbox_spec {
+	const char	 *workspace;	/* absolute; writable; cwd and HOME */
+	const char	**hide;		/* absolute paths made invisible */
+	size_t		  nhide;
+	const char	 *run;		/* the shell command: /bin/sh -c RUN */
+	const char	 *image;	/* used only when run is NULL */
+	int		  bwrap;	/* wrap in bubblewrap */
+};
+int		 sandbox_bwrap_works(void);
+const char	*sandbox_container_runtime(void);
+char		**sandbox_argv(const struct sandbox_spec *, char **);
+void		 sandbox_argv_free(char **);
+
 /* util.c */
 int		 util_parse_size(const char *, uint64_t, uint64_t *,
 		    const char **);

@@ -23,6 +23,11 @@ const struct cmd_entry cmd_table[] = {
 	  .usage = "[--event push|pull_request|tag] [--json] [file]",
 	  .help = "show the phases and tasks a beekeeper.yml would run",
 	  .exec = cmd_plan },
+	{ .name = "run",
+	  .usage = "[--event push|pull_request|tag] [--task slug] "
+	      "[--no-sandbox] [--json] [dir]",
+	  .help = "run a checkout's pipeline on this machine, without a daemon",
+	  .exec = cmd_run },
 	{ .name = NULL }
 };
 

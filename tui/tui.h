@@ -23,4 +23,7 @@ extern const struct cmd_entry	cmd_table[];
 const struct cmd_entry *cmd_find(const char *);
 int		 cmd_plan(int, char **);
 
+/* run.c */
+int		 cmd_run(int, char **);
+
 #endif /* TUI_H */

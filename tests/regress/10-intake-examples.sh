@@ -11,7 +11,7 @@
 
 bk_require_daemon
 bk_require_node
-plan 16
+plan 19
 
 bk_start
 
@@ -57,13 +57,27 @@ is "$(bk_sql "SELECT CAST(payload AS BLOB) = readfile('$BK_DIR/push4.json'),
     FROM deliveries WHERE id = '$id'")" "1|1" \
     "deliveries: the payload and size are the body's"
 
+# The intake queues a change for the build engine; the engine then sets
+# it aside because Codertocat/Hello-World never pinged and auto_approve
+# is off. A row so set aside counts as the intake's 'queued'.
+unapproved="project Codertocat/Hello-World is pending, not approved"
 LC_ALL=C sort "$expect" >"$BK_DIR/want.changes"
+ok "the build engine has taken every queued change" bk_wait_for 10 \
+    sh -c "[ \"\$(\"$SQLITE3\" -cmd '.timeout 5000' \
+    \"$BK_STATE/beekeeper.db\" \
+    \"SELECT count(*) FROM changes WHERE state = 'queued'\")\" = 0 ]"
 bk_sql "SELECT delivery_id, event, repo, ref_type, ref, ifnull(base_ref, ''),
     CASE WHEN deleted THEN '-' ELSE sha END, ifnull(pr, ''),
-    ifnull(action, ''), fork, deleted, sender, state
+    ifnull(action, ''), fork, deleted, sender,
+    CASE WHEN reason = '$unapproved' THEN 'queued' ELSE state END
     FROM changes ORDER BY delivery_id" >"$BK_DIR/got.changes"
 same_text "$BK_DIR/got.changes" "$BK_DIR/want.changes" \
     "changes: one row per push and pull_request, fields from the payload"
+is "$(bk_sql "SELECT count(*) FROM changes WHERE reason = '$unapproved'")" \
+    "$(grep -c '|queued$' "$expect")" \
+    "the engine ignores each change of the unapproved project, saying why"
+is "$(bk_sql "SELECT count(*) FROM builds")" 0 \
+    "and builds nothing for it"
 
 is "$(bk_sql "SELECT count(*) FROM changes c JOIN deliveries d
     ON d.id = c.delivery_id WHERE d.event != c.event")" 0 \
@@ -79,9 +93,11 @@ is "$(bk_sql "SELECT count(*) FROM changes WHERE clone_url IS NULL
     OR created_at IS NULL")" 0 "changes: clone_url and created_at are set"
 
 gh=https://github.com/Octocoders/Hello-World
-is "$(bk_sql "SELECT repo, clone_url, html_url, state FROM projects")" \
-    "Octocoders/Hello-World|$gh.git|$gh|pending" \
-    "projects: the repository ping registers one pending project"
+is "$(bk_sql "SELECT repo, clone_url, ifnull(html_url, ''), state
+    FROM projects ORDER BY repo")" \
+    "Codertocat/Hello-World|https://github.com/Codertocat/Hello-World.git||pending
+Octocoders/Hello-World|$gh.git|$gh|pending" \
+    "projects: the ping registers one pending project, a push another"
 ok "the daemon is still alive" bk_alive
 
 bk_finish

@@ -456,3 +456,85 @@ bk_deliver() {
 bk_deliver_status() {
 	bk_deliver "$@" | awk 'END { print $4 }'
 }
+
+# --------------------------------------------------------------- builds
+
+# bk_repo_init DIR: a git repository with one branch, main.
+bk_repo_init() {
+	git init -q -b main "$1"
+	git -C "$1" config user.name Test
+	git -C "$1" config user.email test@example.org
+}
+
+# bk_repo_commit DIR MESSAGE: commit everything in DIR; prints the SHA.
+bk_repo_commit() {
+	git -C "$1" add -A
+	git -C "$1" commit -q --allow-empty -m "$2"
+	git -C "$1" rev-parse HEAD
+}
+
+# bk_push DIR OWNER/NAME ID [REF]: deliver a signed push of DIR's HEAD
+# (REF defaults to refs/heads/main), as GitHub would; sets BK_STATUS.
+bk_push() {
+	_sha=$(git -C "$1" rev-parse HEAD)
+	_f=$BK_DIR/push-$3.json
+	cat >"$_f" <<JSON
+{"ref":"${4:-refs/heads/main}","before":"0000000000000000000000000000000000000000",
+"after":"$_sha","created":false,"deleted":false,
+"head_commit":{"id":"$_sha","message":"test"},
+"repository":{"full_name":"$2","clone_url":"file://$1","html_url":"file://$1"},
+"sender":{"login":"tester"}}
+JSON
+	bk_post_file "$_f" push "$3"
+}
+
+# bk_build_of SHA: the id of the build of that commit, once it exists.
+bk_build_of() {
+	bk_sql "SELECT id FROM builds WHERE sha = '$1' ORDER BY id DESC LIMIT 1"
+}
+
+# bk_build_done ID: the build has finished.
+bk_build_done() {
+	case $(bk_sql "SELECT state FROM builds WHERE id = $1") in
+	passed|failed|errored|cancelled)	return 0 ;;
+	esac
+	return 1
+}
+
+# bk_task FIELD BUILD SLUG: one column of one task.
+bk_task() {
+	bk_sql "SELECT $1 FROM tasks WHERE build_id = $2 AND slug = '$3'"
+}
+
+# bk_pr DIR OWNER/NAME ID ACTION NUMBER: deliver a signed pull_request
+# event for DIR's HEAD on branch "feature"; sets BK_STATUS.
+bk_pr() {
+	_sha=$(git -C "$1" rev-parse HEAD)
+	_f=$BK_DIR/pr-$3.json
+	_r="{\"full_name\":\"$2\",\"clone_url\":\"file://$1\"}"
+	cat >"$_f" <<JSON
+{"action":"$4","number":$5,"pull_request":{"number":$5,
+"head":{"ref":"feature","sha":"$_sha","repo":$_r},
+"base":{"ref":"main","repo":$_r}},
+"repository":$_r,"sender":{"login":"tester"}}
+JSON
+	bk_post_file "$_f" pull_request "$3"
+}
+
+# bk_wait_build SHA: wait (10 s) for the build of SHA; prints its id.
+bk_wait_build() {
+	bk_wait_for 10 sh -c "[ -n \"\$(\"$SQLITE3\" -cmd '.timeout 5000' \
+	    \"$BK_STATE/beekeeper.db\" \
+	    \"SELECT id FROM builds WHERE sha = '$1'\")\" ]" || return 1
+	bk_build_of "$1"
+}
+
+# bk_task_running BUILD SLUG: the task is running.
+bk_task_running() {
+	[ "$(bk_task state "$1" "$2")" = running ]
+}
+
+# bk_no_process PATTERN: no process's command line matches PATTERN.
+bk_no_process() {
+	! pgrep -f -- "$1" >/dev/null 2>&1
+}

@@ -1,0 +1,865 @@
+/*
+ * The build engine: change records in, builds and their tasks out. A
+ * queued change from an approved project becomes a build for its head
+ * commit, which cancels the older builds of the same pull request or
+ * branch; a closed pull request stops its builds. A build fetches its
+ * commit, reads beekeeper.yml there, plans it, and runs it phase by phase:
+ * the tasks of a phase run in parallel on their profiles' pools; an error
+ * or a critical failure stops the pipeline, a non-critical failure does
+ * not, and the build's result is the worst of its tasks'.
+ *
+ * Every state is in the store before anything acts on it, and in the
+ * running daemon each state machine changes in one function
+ * (build_set_state, task_set_state, which refuse to leave a finished
+ * state); only the resume at start rewrites what the last run left. So a
+ * daemon killed at any point resumes: at start, builds still fetching
+ * fetch again, queued tasks are queued again, and a task that was running
+ * (its process died with the daemon, or is killed now) runs once more,
+ * marked as an infrastructure retry; a second loss is an error.
+ */
+
+#include "config.h"
+
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+#define PIPELINE_FILE		"beekeeper.yml"
+#define PIPELINE_FILE_MAX	(1024 * 1024)
+
+struct engine {
+	struct ev_loop		*loop;
+	struct db		*db;
+	const struct config	**conf;
+	struct source		*source;
+	struct pools		*pools;
+	TAILQ_HEAD(, build)	 builds;	/* not finished */
+};
+
+static const char *build_state_names[] = {
+	[BUILD_FETCHING] = "fetching",
+	[BUILD_RUNNING] = "running",
+	[BUILD_PASSED] = "passed",
+	[BUILD_FAILED] = "failed",
+	[BUILD_ERRORED] = "errored",
+	[BUILD_CANCELLED] = "cancelled",
+};
+
+static const char *task_state_names[] = {
+	[TASK_WAITING] = "waiting",
+	[TASK_QUEUED] = "queued",
+	[TASK_RUNNING] = "running",
+	[TASK_PASSED] = "passed",
+	[TASK_FAILED] = "failed",
+	[TASK_ERRORED] = "errored",
+	[TASK_CANCELLED] = "cancelled",
+	[TASK_SKIPPED] = "skipped",
+};
+
+static void	engine_check(struct engine *, struct build *);
+
+const char *
+build_state_name(enum build_state s)
+{
+	return (build_state_names[s]);
+}
+
+int
+build_state_parse(const char *name, enum build_state *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(build_state_names); i++) {
+		if (strcmp(build_state_names[i], name) == 0) {
+			*s = i;
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+const char *
+task_state_name(enum task_state s)
+{
+	return (task_state_names[s]);
+}
+
+int
+task_state_parse(const char *name, enum task_state *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(task_state_names); i++) {
+		if (strcmp(task_state_names[i], name) == 0) {
+			*s = i;
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+int
+task_finished(const struct task *t)
+{
+	return (t->state >= TASK_PASSED);
+}
+
+int
+build_finished(const struct build *b)
+{
+	return (b->state >= BUILD_PASSED);
+}
+
+static void
+task_free(struct task *t)
+{
+	free(t->phase_name);
+	free(t->slug);
+	free(t->name);
+	free(t->image);
+	free(t->run);
+	free(t->profile);
+	free(t->environment);
+	free(t->reason);
+	free(t->instance_id);
+	free(t);
+}
+
+void
+build_free(struct build *b)
+{
+	size_t	 i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->ntasks; i++)
+		task_free(b->tasks[i]);
+	free(b->tasks);
+	free(b->project);
+	free(b->clone_url);
+	free(b->event);
+	free(b->ref);
+	free(b->sha);
+	free(b->reason);
+	free(b);
+}
+
+static void
+set_reason(char **field, const char *reason)
+{
+	free(*field);
+	*field = reason != NULL ? xstrdup(reason) : NULL;
+}
+
+/*
+ * The one place a task changes state: the transition must go forward
+ * (a finished task never changes again), then it is stored and logged.
+ */
+static void
+task_set_state(struct engine *e, struct task *t, enum task_state state,
+    const char *reason)
+{
+	int64_t	 now = ev_time(e->loop);
+
+	if (task_finished(t))
+		fatalx("task %lld: %s -> %s", (long long)t->id,
+		    task_state_names[t->state], task_state_names[state]);
+	t->state = state;
+	if (reason != NULL || state == TASK_QUEUED)
+		set_reason(&t->reason, reason);
+	if (state == TASK_QUEUED)
+		t->queued_at = now;
+	else if (state == TASK_RUNNING)
+		t->started_at = now;
+	else if (task_finished(t))
+		t->finished_at = now;
+	db_task_update(e->db, t);
+	log_info("build %lld: task %s %s%s%s", (long long)t->build->id,
+	    t->slug, task_state_names[state], reason != NULL ? ": " : "",
+	    reason != NULL ? reason : "");
+}
+
+/* The one place a build changes state; see task_set_state. */
+static void
+build_set_state(struct engine *e, struct build *b, enum build_state state,
+    const char *reason)
+{
+	int64_t	 now = ev_time(e->loop);
+
+	if (build_finished(b))
+		fatalx("build %lld: %s -> %s", (long long)b->id,
+		    build_state_names[b->state], build_state_names[state]);
+	b->state = state;
+	if (reason != NULL)
+		set_reason(&b->reason, reason);
+	if (state == BUILD_RUNNING && b->started_at == 0)
+		b->started_at = now;
+	if (build_finished(b))
+		b->finished_at = now;
+	db_build_update(e->db, b);
+	log_info("build %lld: %s %s at %.12s %s%s%s", (long long)b->id,
+	    b->project, b->pr != 0 ? "pull request" : b->ref, b->sha,
+	    build_state_names[state], reason != NULL ? ": " : "",
+	    reason != NULL ? reason : "");
+	if (build_finished(b)) {
+		TAILQ_REMOVE(&e->builds, b, entry);
+		build_free(b);
+	}
+}
+
+char *
+engine_archive_path(struct engine *e, struct build *b)
+{
+	char	*path;
+
+	xasprintf(&path, "%s/archives/%lld.tar.gz", (*e->conf)->state_dir,
+	    (long long)b->id);
+	return (path);
+}
+
+/* A build that cannot go on: every task not yet finished goes with it. */
+static void
+build_error(struct engine *e, struct build *b, const char *reason)
+{
+	size_t	 i;
+
+	db_begin(e->db);
+	for (i = 0; i < b->ntasks; i++) {
+		if (!task_finished(b->tasks[i]))
+			task_set_state(e, b->tasks[i], TASK_SKIPPED, NULL);
+	}
+	build_set_state(e, b, BUILD_ERRORED, reason);
+	db_commit(e->db);
+}
+
+static void
+engine_start_phase(struct engine *e, struct build *b, u_int phase)
+{
+	struct task	*t;
+	char		*cause = NULL;
+	size_t		 i;
+
+	b->phase = phase;
+	db_build_update(e->db, b);
+	for (i = 0; i < b->ntasks; i++) {
+		t = b->tasks[i];
+		if (t->phase != phase || t->state != TASK_WAITING)
+			continue;
+		if (pools_enqueue(e->pools, t, &cause) != 0) {
+			task_set_state(e, t, TASK_ERRORED, cause);
+			free(cause);
+			cause = NULL;
+			continue;
+		}
+		task_set_state(e, t, TASK_QUEUED, NULL);
+	}
+}
+
+static u_int
+build_nphases(struct build *b)
+{
+	size_t	 i;
+	u_int	 n = 0;
+
+	for (i = 0; i < b->ntasks; i++) {
+		if (b->tasks[i]->phase + 1 > n)
+			n = b->tasks[i]->phase + 1;
+	}
+	return (n);
+}
+
+/*
+ * After any task of a build ends: when its phase is over, either start
+ * the next or finish the build with the worst result of its tasks.
+ */
+static void
+engine_check(struct engine *e, struct build *b)
+{
+	struct task		*t;
+	enum build_state	 result = BUILD_PASSED;
+	const char		*why = NULL;
+	size_t			 i;
+	int			 stop = 0, cancelled = b->reason != NULL &&
+				    b->state == BUILD_RUNNING &&
+				    strncmp(b->reason, "cancelled", 9) == 0;
+
+	if (b->state != BUILD_RUNNING)
+		return;
+	for (i = 0; i < b->ntasks; i++) {
+		t = b->tasks[i];
+		if (t->phase == b->phase && !task_finished(t))
+			return;
+		if (t->phase > b->phase || !task_finished(t))
+			continue;
+		if (t->state == TASK_ERRORED ||
+		    t->state == TASK_CANCELLED ||
+		    (t->state == TASK_FAILED && t->critical))
+			stop = 1;
+	}
+	if (!stop && !cancelled && b->phase + 1 < build_nphases(b)) {
+		engine_start_phase(e, b, b->phase + 1);
+		engine_check(e, b);
+		return;
+	}
+	for (i = 0; i < b->ntasks; i++) {
+		t = b->tasks[i];
+		if (t->state == TASK_WAITING)
+			task_set_state(e, t, TASK_SKIPPED, NULL);
+		if (t->state == TASK_ERRORED && result < BUILD_ERRORED) {
+			result = BUILD_ERRORED;
+			why = t->slug;
+		} else if (t->state == TASK_FAILED && result < BUILD_FAILED) {
+			result = BUILD_FAILED;
+			why = t->slug;
+		}
+	}
+	if (cancelled)
+		build_set_state(e, b, BUILD_CANCELLED, NULL);
+	else if (why != NULL) {
+		char	*reason;
+
+		xasprintf(&reason, "%s %s", why, result == BUILD_ERRORED ?
+		    "errored" : "failed");
+		build_set_state(e, b, result, reason);
+		free(reason);
+	} else
+		build_set_state(e, b, BUILD_PASSED, NULL);
+}
+
+/* Make the build's tasks from its plan, in one transaction, and start. */
+static void
+engine_plan(struct engine *e, struct build *b, struct pipeline *pl)
+{
+	struct pipeline_phase	*ph;
+	struct pipeline_task	*pt;
+	struct task		*t;
+	json_t			*env;
+	size_t			 i, j, k;
+	char			*reason;
+
+	db_begin(e->db);
+	for (i = 0; i < pl->nphases; i++) {
+		ph = &pl->phases[i];
+		for (j = 0; j < ph->ntasks; j++) {
+			pt = &ph->tasks[j];
+			t = xcalloc(1, sizeof *t);
+			t->build = b;
+			t->phase = i;
+			t->phase_name = xstrdup(ph->name);
+			t->slug = xstrdup(pt->slug);
+			t->name = xstrdup(pt->name);
+			t->image = pt->image != NULL ? xstrdup(pt->image) :
+			    NULL;
+			t->run = pt->run != NULL ? xstrdup(pt->run) : NULL;
+			t->profile = xstrdup(pt->profile);
+			t->critical = pt->critical;
+			t->timeout_ms = pt->timeout_ms;
+			env = json_object();
+			for (k = 0; k < pt->nenv; k++)
+				json_object_set_new(env, pt->env[k].name,
+				    json_string(pt->env[k].value));
+			t->environment = json_dumps(env, JSON_COMPACT |
+			    JSON_PRESERVE_ORDER);
+			json_decref(env);
+			t->state = TASK_WAITING;
+			t->exit_status = -1;
+			t->attempt = 1;
+			db_task_insert(e->db, t);
+			b->tasks = xreallocarray(b->tasks, b->ntasks + 1,
+			    sizeof *b->tasks);
+			b->tasks[b->ntasks++] = t;
+		}
+	}
+	if (b->ntasks == 0) {
+		xasprintf(&reason, "%s has no %s pipeline: nothing to run",
+		    PIPELINE_FILE, b->event);
+		build_set_state(e, b, BUILD_PASSED, reason);
+		free(reason);
+	} else {
+		build_set_state(e, b, BUILD_RUNNING, NULL);
+		engine_start_phase(e, b, 0);
+		engine_check(e, b);
+	}
+	db_commit(e->db);
+}
+
+static struct build *
+engine_find(struct engine *e, int64_t id)
+{
+	struct build	*b;
+
+	TAILQ_FOREACH(b, &e->builds, entry) {
+		if (b->id == id)
+			return (b);
+	}
+	return (NULL);
+}
+
+struct fetch_ctx {
+	struct engine	*e;
+	int64_t		 build_id;
+	struct pipeline	*plan;
+};
+
+static void
+fetch_archived(int rv, const char *cause, void *arg)
+{
+	struct fetch_ctx	*fc = arg;
+	struct build		*b;
+	char			*reason;
+
+	if ((b = engine_find(fc->e, fc->build_id)) != NULL) {
+		b->busy = 0;
+		if (b->state != BUILD_FETCHING)
+			;
+		else if (rv != 0) {
+			xasprintf(&reason, "cannot archive the commit: %s",
+			    cause);
+			build_error(fc->e, b, reason);
+			free(reason);
+		} else
+			engine_plan(fc->e, b, fc->plan);
+	}
+	pipeline_free(fc->plan);
+	free(fc);
+}
+
+static void
+fetch_read(const char *data, size_t len, const char *cause, void *arg)
+{
+	struct fetch_ctx	*fc = arg;
+	struct engine		*e = fc->e;
+	struct build		*b;
+	enum pipeline_event	 event;
+	char			*err = NULL, *path, *dir;
+
+	if ((b = engine_find(e, fc->build_id)) == NULL ||
+	    b->state != BUILD_FETCHING) {
+		if (b != NULL)
+			b->busy = 0;
+		free(fc);
+		return;
+	}
+	if (data == NULL) {
+		b->busy = 0;
+		build_error(e, b, cause);
+		free(fc);
+		return;
+	}
+	if (pipeline_event_parse(b->event, &event) != 0)
+		event = PIPELINE_PUSH;
+	if ((fc->plan = pipeline_parse(PIPELINE_FILE, data, len, event,
+	    &err)) == NULL) {
+		b->busy = 0;
+		build_error(e, b, err);
+		free(err);
+		free(fc);
+		return;
+	}
+	xasprintf(&dir, "%s/archives", (*e->conf)->state_dir);
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+		log_warn("%s: %s", dir, strerror(errno));
+	free(dir);
+	path = engine_archive_path(e, b);
+	if (source_archive(e->source, b->project, b->sha, path,
+	    fetch_archived, fc, &err) != 0) {
+		b->busy = 0;
+		build_error(e, b, err);
+		free(err);
+		pipeline_free(fc->plan);
+		free(fc);
+	}
+	free(path);
+}
+
+static void
+fetch_done(int rv, const char *cause, void *arg)
+{
+	struct fetch_ctx	*fc = arg;
+	struct engine		*e = fc->e;
+	struct build		*b;
+	char			*err = NULL;
+
+	if ((b = engine_find(e, fc->build_id)) == NULL ||
+	    b->state != BUILD_FETCHING) {
+		if (b != NULL)
+			b->busy = 0;
+		free(fc);
+		return;
+	}
+	if (rv != 0) {
+		b->busy = 0;
+		build_error(e, b, cause);
+		free(fc);
+		return;
+	}
+	if (source_read_file(e->source, b->project, b->sha, PIPELINE_FILE,
+	    PIPELINE_FILE_MAX, fetch_read, fc, &err) != 0) {
+		b->busy = 0;
+		build_error(e, b, err);
+		free(err);
+		free(fc);
+	}
+}
+
+/* Fetch the build's commit, then read and plan its pipeline file. */
+static void
+engine_fetch(struct engine *e, struct build *b)
+{
+	struct fetch_ctx	*fc;
+	char			*cause = NULL;
+
+	fc = xcalloc(1, sizeof *fc);
+	fc->e = e;
+	fc->build_id = b->id;
+	b->busy = 1;
+	if (source_fetch(e->source, b->project, b->clone_url, b->sha,
+	    fetch_done, fc, &cause) != 0) {
+		b->busy = 0;
+		build_error(e, b, cause);
+		free(cause);
+		free(fc);
+	}
+}
+
+/*
+ * Stop a build: tasks not started are cancelled, running ones are asked
+ * to stop and the build ends when the last of them has.
+ */
+static void
+engine_cancel(struct engine *e, struct build *b, const char *why)
+{
+	struct task	*t;
+	size_t		 i;
+	int		 running = 0;
+	char		*reason;
+
+	xasprintf(&reason, "cancelled: %s", why);
+	if (b->state == BUILD_FETCHING) {
+		build_set_state(e, b, BUILD_CANCELLED, reason);
+		free(reason);
+		return;
+	}
+	set_reason(&b->reason, reason);
+	free(reason);
+	db_build_update(e->db, b);
+	for (i = 0; i < b->ntasks; i++) {
+		t = b->tasks[i];
+		if (t->state == TASK_WAITING)
+			task_set_state(e, t, TASK_CANCELLED, NULL);
+		else if (t->state == TASK_QUEUED) {
+			pools_dequeue(e->pools, t);
+			task_set_state(e, t, TASK_CANCELLED, NULL);
+		} else if (t->state == TASK_RUNNING) {
+			running = 1;
+			t->cancelling = 1;
+			pools_cancel(e->pools, t);
+		}
+	}
+	if (!running) {
+		for (i = 0; i < b->ntasks; i++) {
+			if (!task_finished(b->tasks[i]))
+				task_set_state(e, b->tasks[i], TASK_CANCELLED,
+				    NULL);
+		}
+		build_set_state(e, b, BUILD_CANCELLED, NULL);
+	}
+}
+
+/* Same pull request, or same branch or tag when neither is a PR. */
+static int
+engine_same_line(const struct build *b, const struct change_row *c,
+    const char *event)
+{
+	if (strcmp(b->project, c->repo) != 0)
+		return (0);
+	if (c->pr != 0)
+		return (b->pr == c->pr);
+	return (b->pr == 0 && strcmp(b->event, event) == 0 &&
+	    b->ref != NULL && c->ref != NULL && strcmp(b->ref, c->ref) == 0);
+}
+
+static void
+engine_change(struct change_row *c, void *arg)
+{
+	struct engine		*e = arg;
+	const struct config	*conf = *e->conf;
+	struct build		*b, *next;
+	const char		*event;
+	char			*state, *reason;
+	int			 closed;
+
+	db_begin(e->db);
+	if ((state = db_project_state(e->db, c->repo)) == NULL) {
+		db_project_register(e->db, c->repo, c->clone_url, NULL,
+		    conf->auto_approve, ev_time(e->loop));
+		state = xstrdup(conf->auto_approve ? "approved" : "pending");
+	}
+	if (strcmp(state, "approved") != 0) {
+		xasprintf(&reason, "project %s is %s, not approved", c->repo,
+		    state);
+		db_change_done(e->db, c->id, "ignored", reason);
+		log_info("change %lld: %s", (long long)c->id, reason);
+		free(reason);
+		goto out;
+	}
+	if (strcmp(c->event, "pull_request") == 0)
+		event = "pull_request";
+	else if (c->ref_type != NULL && strcmp(c->ref_type, "tag") == 0)
+		event = "tag";
+	else
+		event = "push";
+	closed = c->action != NULL && strcmp(c->action, "closed") == 0;
+
+	for (b = TAILQ_FIRST(&e->builds); b != NULL; b = next) {
+		next = TAILQ_NEXT(b, entry);
+		if (!engine_same_line(b, c, event) || build_finished(b) ||
+		    (b->reason != NULL && strncmp(b->reason, "cancelled",
+		    9) == 0))
+			continue;
+		if (closed)
+			engine_cancel(e, b, "the pull request was closed");
+		else {
+			xasprintf(&reason, "superseded by %.12s", c->sha);
+			engine_cancel(e, b, reason);
+			free(reason);
+		}
+	}
+	if (closed) {
+		db_change_done(e->db, c->id, "done", "pull request closed");
+		goto out;
+	}
+
+	b = xcalloc(1, sizeof *b);
+	b->change_id = c->id;
+	b->project = xstrdup(c->repo);
+	b->clone_url = c->clone_url != NULL ? xstrdup(c->clone_url) : NULL;
+	b->event = xstrdup(event);
+	b->ref = c->ref != NULL ? xstrdup(c->ref) : NULL;
+	b->pr = c->pr;
+	b->sha = xstrdup(c->sha);
+	b->fork = c->fork;
+	b->state = BUILD_FETCHING;
+	b->created_at = ev_time(e->loop);
+	if (db_build_insert(e->db, b) != 0) {
+		db_rollback(e->db);
+		build_free(b);
+		free(state);
+		change_row_free(c);
+		return;
+	}
+	db_change_done(e->db, c->id, "done", NULL);
+	TAILQ_INSERT_TAIL(&e->builds, b, entry);
+	log_info("build %lld: %s %s %s at %.12s", (long long)b->id, b->project,
+	    event, b->pr != 0 ? "pull request" : b->ref, b->sha);
+	db_commit(e->db);
+	engine_fetch(e, b);
+	free(state);
+	change_row_free(c);
+	return;
+
+out:
+	db_commit(e->db);
+	free(state);
+	change_row_free(c);
+}
+
+/* Turn queued changes into builds, then let the pools schedule. */
+static void
+engine_before_sleep(struct ev_loop *loop, void *arg)
+{
+	struct engine	*e = arg;
+
+	db_changes_queued(e->db, engine_change, e);
+	pools_schedule(e->pools);
+}
+
+void
+engine_task_started(struct engine *e, struct task *t, long pid)
+{
+	t->pid = pid;
+	set_reason(&t->instance_id, t->instance != NULL ?
+	    instance_id(t->instance) : NULL);
+	task_set_state(e, t, TASK_RUNNING, NULL);
+}
+
+void
+engine_task_done(struct engine *e, struct task *t, enum task_state state,
+    int status, const char *reason)
+{
+	struct build	*b = t->build;
+
+	pools_task_ended(e->pools, t);
+	t->exit_status = status;
+	t->pid = 0;
+	if (t->cancelling && state != TASK_PASSED)
+		state = TASK_CANCELLED;
+	db_begin(e->db);
+	task_set_state(e, t, state, reason);
+	engine_check(e, b);
+	db_commit(e->db);
+}
+
+struct build *
+engine_build(struct engine *e, int64_t id)
+{
+	return (engine_find(e, id));
+}
+
+struct source *
+engine_source(struct engine *e)
+{
+	return (e->source);
+}
+
+/*
+ * A process group left by a task of the last run, if it is still there
+ * and still a group of that leader: it dies now, so no task runs twice
+ * at the same time.
+ */
+static void
+engine_kill_leftover(long pid)
+{
+	char	 path[64], *stat, *cause = NULL, *p;
+	long	 pgrp;
+
+	if (pid <= 1)
+		return;
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	if ((stat = util_read_file(path, 4096, NULL, &cause)) == NULL) {
+		free(cause);
+		return;
+	}
+	/* pid (comm) state ppid pgrp: comm may hold spaces and parens. */
+	if ((p = strrchr(stat, ')')) != NULL &&
+	    sscanf(p + 1, " %*c %*d %ld", &pgrp) == 1 && pgrp == pid) {
+		log_warn("killing process group %ld left by the last run", pid);
+		kill(-pid, SIGKILL);
+	}
+	free(stat);
+}
+
+static void
+engine_resume_build(struct build *b, void *arg)
+{
+	struct engine	*e = arg;
+	struct task	*t;
+	char		*cause = NULL;
+	size_t		 i;
+
+	TAILQ_INSERT_TAIL(&e->builds, b, entry);
+	if (b->state == BUILD_FETCHING) {
+		log_info("build %lld: fetching again after a restart",
+		    (long long)b->id);
+		engine_fetch(e, b);
+		return;
+	}
+	db_begin(e->db);
+	for (i = 0; i < b->ntasks; i++) {
+		t = b->tasks[i];
+		if (t->state == TASK_RUNNING) {
+			engine_kill_leftover(t->pid);
+			t->pid = 0;
+			if (t->infra_retry) {
+				t->state = TASK_ERRORED;
+				t->finished_at = ev_time(e->loop);
+				set_reason(&t->reason, "lost twice when the "
+				    "daemon stopped while it ran");
+				db_task_update(e->db, t);
+				continue;
+			}
+			t->infra_retry = 1;
+			t->attempt++;
+			t->state = TASK_QUEUED;
+			t->queued_at = ev_time(e->loop);
+			set_reason(&t->reason, "infrastructure retry: the "
+			    "daemon stopped while it ran");
+			db_task_update(e->db, t);
+			log_info("build %lld: task %s retried after a restart",
+			    (long long)b->id, t->slug);
+		}
+		if (t->state == TASK_QUEUED &&
+		    pools_enqueue(e->pools, t, &cause) != 0) {
+			t->state = TASK_WAITING;
+			task_set_state(e, t, TASK_ERRORED, cause);
+			free(cause);
+			cause = NULL;
+		}
+	}
+	engine_check(e, b);
+	db_commit(e->db);
+}
+
+/* Take up the builds of the last run; see the comment at the top. */
+int
+engine_resume(struct engine *e)
+{
+	return (db_builds_active(e->db, engine_resume_build, e));
+}
+
+struct engine *
+engine_create(struct ev_loop *loop, struct db *db,
+    const struct config **conf, char **cause)
+{
+	static const char	*dirs[] = { "archives", "logs", "workspaces" };
+	struct engine		*e;
+	char			*path;
+	size_t			 i;
+
+	for (i = 0; i < nitems(dirs); i++) {
+		xasprintf(&path, "%s/%s", (*conf)->state_dir, dirs[i]);
+		if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+			xasprintf(cause, "%s: %s", path, strerror(errno));
+			free(path);
+			return (NULL);
+		}
+		free(path);
+	}
+	e = xcalloc(1, sizeof *e);
+	e->loop = loop;
+	e->db = db;
+	e->conf = conf;
+	TAILQ_INIT(&e->builds);
+	if ((e->source = source_create(loop, (*conf)->state_dir, cause)) ==
+	    NULL) {
+		free(e);
+		return (NULL);
+	}
+	e->pools = pools_create(e, loop, db, conf);
+	/* Probed once here, at start, not in the middle of a task's start. */
+	log_info("local tasks run %s", sandbox_bwrap_works() ?
+	    "in bubblewrap" : "without a sandbox: bwrap does not work here");
+	ev_before_sleep(loop, engine_before_sleep, e);
+	return (e);
+}
+
+void
+engine_free(struct engine *e)
+{
+	struct build	*b;
+
+	size_t		 i;
+
+	if (e == NULL)
+		return;
+	TAILQ_FOREACH(b, &e->builds, entry) {
+		for (i = 0; i < b->ntasks; i++) {
+			if (b->tasks[i]->state == TASK_RUNNING)
+				pools_abandon(e->pools, b->tasks[i]);
+		}
+	}
+	source_free(e->source);
+	pools_free(e->pools);
+	while ((b = TAILQ_FIRST(&e->builds)) != NULL) {
+		TAILQ_REMOVE(&e->builds, b, entry);
+		build_free(b);
+	}
+	free(e);
+}
