@@ -199,6 +199,7 @@ sandbox_argv(const struct sandbox_spec *spec, char **cause)
 	struct sandbox_args	 a;
 	const char		*runtime;
 	char			*volume;
+	size_t			 i;
 
 	memset(&a, 0, sizeof a);
 	if (spec->workspace == NULL || *spec->workspace != '/') {
@@ -231,6 +232,11 @@ sandbox_argv(const struct sandbox_spec *spec, char **cause)
 	sandbox_add(&a, volume);
 	sandbox_add(&a, "-w");
 	sandbox_add(&a, "/app");
+	/* -e NAME passes the client's value: the task's environment. */
+	for (i = 0; i < spec->nenv; i++) {
+		sandbox_add(&a, "-e");
+		sandbox_add(&a, spec->env[i]);
+	}
 	sandbox_add(&a, spec->image);
 	free(volume);
 	return (a.v);

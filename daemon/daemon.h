@@ -138,6 +138,7 @@ int		 db_task_insert(struct db *, struct task *);
 int		 db_task_update(struct db *, const struct task *);
 int		 db_builds_active(struct db *, db_build_cb, void *);
 struct build	*db_build_get(struct db *, int64_t);
+char		*db_build_latest(struct db *, const char *, const char *);
 int		 db_instance_save(struct db *, const char *, const char *,
 		    const char *, const char *, u_int, const char *, int64_t);
 int		 db_instances_end_all(struct db *, const char *, int64_t);

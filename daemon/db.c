@@ -37,6 +37,7 @@ enum db_stmt {
 	STMT_TASKS_OF,
 	STMT_INSTANCE_SAVE,
 	STMT_INSTANCES_END,
+	STMT_BUILD_LATEST,
 	STMT_MAX
 };
 
@@ -110,6 +111,11 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "THEN excluded.created_at ELSE ready_at END, "
 	    "ended_at = CASE WHEN excluded.state IN ('terminated', 'lost') "
 	    "THEN excluded.created_at ELSE ended_at END",
+	[STMT_BUILD_LATEST] =
+	    "SELECT state FROM builds WHERE project = ? "
+	    "AND (?2 IS NULL OR (pr IS NULL AND ref = ?2)) "
+	    "AND state IN ('passed', 'failed', 'errored') "
+	    "ORDER BY id DESC LIMIT 1",
 	[STMT_INSTANCES_END] =
 	    "UPDATE instances SET state = 'terminated', ended_at = ?, "
 	    "reason = 'the daemon restarted' WHERE driver = ? "
@@ -856,4 +862,23 @@ db_instances_end_all(struct db *db, const char *driver, int64_t now)
 	sqlite3_bind_int64(st, 1, now);
 	db_bind_text(st, 2, driver);
 	return (db_step_done(db, st, "ending instances"));
+}
+
+/*
+ * The state of a project's last finished build (of branch ref if given,
+ * pull requests aside), the caller's to free, or NULL if it has none.
+ */
+char *
+db_build_latest(struct db *db, const char *project, const char *ref)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_BUILD_LATEST];
+	char		*state = NULL;
+
+	db_bind_text(st, 1, project);
+	db_bind_text(st, 2, ref);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		state = db_col_dup(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return (state);
 }

@@ -208,7 +208,20 @@ local_start(struct local_run *lr)
 	struct proc_spec	 spec;
 	const char		*hide[2];
 	const struct profile	*pr;
-	char			**argv, **envp, *log, *dir, *cause = NULL;
+	char			**argv, **envp, *log, *dir, *cause = NULL, *eq;
+	const char		**names;
+	size_t			 n;
+
+	envp = local_env(lr);
+	for (n = 0; envp[n] != NULL; n++)
+		;
+	/* A container gets the same variables by name (docker run -e). */
+	names = xcalloc(n + 1, sizeof *names);
+	for (n = 0; envp[n] != NULL; n++) {
+		names[n] = xstrdup(envp[n]);
+		if ((eq = strchr(names[n], '=')) != NULL)
+			*eq = '\0';
+	}
 
 	memset(&sb, 0, sizeof sb);
 	hide[0] = conf->state_dir;
@@ -219,7 +232,14 @@ local_start(struct local_run *lr)
 	sb.run = t->run;
 	sb.image = t->image;
 	sb.bwrap = sandbox_bwrap_works();
-	if ((argv = sandbox_argv(&sb, &cause)) == NULL) {
+	sb.env = names;
+	sb.nenv = n;
+	argv = sandbox_argv(&sb, &cause);
+	for (n = 0; names[n] != NULL; n++)
+		free((char *)names[n]);
+	free(names);
+	if (argv == NULL) {
+		local_env_free(envp);
 		local_finish(lr, TASK_ERRORED, -1, cause);
 		free(cause);
 		return;
@@ -230,7 +250,6 @@ local_start(struct local_run *lr)
 		log_warn("local: %s: %s", dir, strerror(errno));
 	xasprintf(&log, "%s/%lld.log", dir, (long long)t->id);
 	free(dir);
-	envp = local_env(lr);
 
 	pr = config_profile(conf, t->profile);
 	memset(&spec, 0, sizeof spec);

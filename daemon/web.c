@@ -13,6 +13,9 @@
  *                                       grows (X-Task-State says when to
  *                                       stop)
  *
+ * and GET /badge/OWNER/REPO.svg?branch=B, the result of the project's
+ * last finished build (of that branch) as an image for a README.
+ *
  * Files are sent by libmicrohttpd from their descriptors, so a large log
  * or archive costs no memory here.
  */
@@ -265,6 +268,61 @@ out:
 	build_free(b);
 }
 
+static void
+web_badge(struct httpd_req *req, void *arg)
+{
+	static const struct {
+		const char	*state;
+		const char	*text;
+		const char	*colour;
+	} looks[] = {
+		{ "passed", "passing", "#4c1" },
+		{ "failed", "failing", "#e05d44" },
+		{ "errored", "error", "#e05d44" },
+	};
+	struct web	*w = arg;
+	const char	*text = "unknown", *colour = "#9f9f9f";
+	char		*project, *svg, *state;
+	size_t		 len, i;
+
+	project = xstrdup(httpd_url(req) + strlen("/badge/"));
+	len = strlen(project);
+	if (len <= 4 || strcmp(project + len - 4, ".svg") != 0 ||
+	    strchr(project, '/') == NULL) {
+		httpd_respond(req, MHD_HTTP_NOT_FOUND, "404 a badge is "
+		    "/badge/OWNER/REPO.svg");
+		free(project);
+		return;
+	}
+	project[len - 4] = '\0';
+	state = db_build_latest(w->db, project, httpd_query(req, "branch"));
+	for (i = 0; state != NULL && i < nitems(looks); i++) {
+		if (strcmp(state, looks[i].state) == 0) {
+			text = looks[i].text;
+			colour = looks[i].colour;
+		}
+	}
+	xasprintf(&svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+	    "width=\"96\" height=\"20\" role=\"img\" aria-label=\"build: %s\">"
+	    "<title>build: %s</title>"
+	    "<rect width=\"40\" height=\"20\" fill=\"#555\"/>"
+	    "<rect x=\"40\" width=\"56\" height=\"20\" fill=\"%s\"/>"
+	    "<g fill=\"#fff\" font-family=\"Verdana,sans-serif\" "
+	    "font-size=\"11\"><text x=\"5\" y=\"14\">build</text>"
+	    "<text x=\"45\" y=\"14\">%s</text></g></svg>\n",
+	    text, text, colour, text);
+	httpd_respond_text(req, MHD_HTTP_OK, "image/svg+xml", svg);
+	free(svg);
+	free(state);
+	free(project);
+}
+
+static const struct httpd_route web_badge_route = {
+	.path = "/badge/",
+	.methods = "GET HEAD",
+	.end = web_badge,
+};
+
 static const struct httpd_route web_route = {
 	.path = "/builds/",
 	.methods = "GET HEAD",
@@ -282,6 +340,7 @@ web_create(struct httpd *h, struct engine *e, struct db *db,
 	w->db = db;
 	w->conf = conf;
 	httpd_route(h, &web_route, w);
+	httpd_route(h, &web_badge_route, w);
 	return (w);
 }
 

@@ -183,6 +183,8 @@ struct sandbox_spec {
 	size_t		  nhide;
 	const char	 *run;		/* the shell command: /bin/sh -c RUN */
 	const char	 *image;	/* used only when run is NULL */
+	const char	**env;		/* names passed into a container */
+	size_t		  nenv;
 	int		  bwrap;	/* wrap in bubblewrap */
 };
 int		 sandbox_bwrap_works(void);

@@ -10,7 +10,7 @@
 
 bk_require_daemon
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
-plan 29
+plan 31
 
 BK_AUTO_APPROVE=true
 bk_start
@@ -92,6 +92,12 @@ bk_http GET "/builds/$id/tasks/nope/log"
 is "$BK_STATUS" 404 "an unknown task is 404"
 bk_http GET "/builds/999/tasks/lint/log"
 is "$BK_STATUS" 404 "an unknown build is 404"
+bk_http GET "/badge/acme/widget.svg?branch=main"
+like "$BK_BODY" "<title>build: failing</title>" \
+    "the badge shows the branch's last result"
+bk_http GET "/badge/acme/widget.svg?branch=other"
+like "$BK_BODY" "<title>build: unknown</title>" \
+    "a branch without builds: unknown"
 
 # A critical failure stops the pipeline.
 cat >"$repo/beekeeper.yml" <<'YML'

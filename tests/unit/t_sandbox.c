@@ -80,6 +80,7 @@ test_no_runtime(void)
 static void
 test_argv(void)
 {
+	const char		*names[] = { "TASK", "SHA" };
 	struct sandbox_spec	 s;
 	char			 dir[600], file[600], bin[600], podman[700];
 	char			 want[4096], *cause = NULL, **argv, *got;
@@ -150,6 +151,14 @@ test_argv(void)
 	got = join(argv);
 	is_str(got, "podman run --rm -v /srv/ws:/app -w /app beekeeper/py3",
 	    "image only: the runtime, workspace at /app, bwrap unused");
+	free(got);
+	sandbox_argv_free(argv);
+	s.env = names;
+	s.nenv = 2;
+	argv = sandbox_argv(&s, &cause);
+	got = join(argv);
+	is_str(got, "podman run --rm -v /srv/ws:/app -w /app -e TASK -e SHA "
+	    "beekeeper/py3", "the task's variables go into the container");
 	free(got);
 	sandbox_argv_free(argv);
 	setenv("PATH", "/usr/bin:/bin", 1);
