@@ -409,36 +409,13 @@ struct fetch_ctx {
 };
 
 static void
-fetch_archived(int rv, const char *cause, void *arg)
-{
-	struct fetch_ctx	*fc = arg;
-	struct build		*b;
-	char			*reason;
-
-	if ((b = engine_find(fc->e, fc->build_id)) != NULL) {
-		b->busy = 0;
-		if (b->state != BUILD_FETCHING)
-			;
-		else if (rv != 0) {
-			xasprintf(&reason, "cannot archive the commit: %s",
-			    cause);
-			build_error(fc->e, b, reason);
-			free(reason);
-		} else
-			engine_plan(fc->e, b, fc->plan);
-	}
-	pipeline_free(fc->plan);
-	free(fc);
-}
-
-static void
 fetch_read(const char *data, size_t len, const char *cause, void *arg)
 {
 	struct fetch_ctx	*fc = arg;
 	struct engine		*e = fc->e;
 	struct build		*b;
 	enum pipeline_event	 event;
-	char			*err = NULL, *path, *dir;
+	char			*err = NULL;
 
 	if ((b = engine_find(e, fc->build_id)) == NULL ||
 	    b->state != BUILD_FETCHING) {
@@ -463,20 +440,10 @@ fetch_read(const char *data, size_t len, const char *cause, void *arg)
 		free(fc);
 		return;
 	}
-	xasprintf(&dir, "%s/archives", (*e->conf)->state_dir);
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-		log_warn("%s: %s", dir, strerror(errno));
-	free(dir);
-	path = engine_archive_path(e, b);
-	if (source_archive(e->source, b->project, b->sha, path,
-	    fetch_archived, fc, &err) != 0) {
-		b->busy = 0;
-		build_error(e, b, err);
-		free(err);
-		pipeline_free(fc->plan);
-		free(fc);
-	}
-	free(path);
+	b->busy = 0;
+	engine_plan(e, b, fc->plan);
+	pipeline_free(fc->plan);
+	free(fc);
 }
 
 static void

@@ -370,6 +370,7 @@ typedef void	(*source_cb)(int, const char *, void *);
 typedef void	(*source_file_cb)(const char *, size_t, const char *, void *);
 struct source	*source_create(struct ev_loop *, const char *, char **);
 void		 source_free(struct source *);
+char		*source_mirror_dir(struct source *, const char *);
 int		 source_fetch(struct source *, const char *, const char *,
 		    const char *, source_cb, void *, char **);
 int		 source_read_file(struct source *, const char *, const char *,

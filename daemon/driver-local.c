@@ -297,8 +297,9 @@ local_unpacked(struct proc *proc, const struct proc_result *r, void *arg)
 }
 
 /*
- * Start a task: make its workspace, unpack the build's archive into it
- * (made by the engine before the first task was queued), then run.
+ * Start a task: make its workspace, write the commit's tree into it
+ * straight from the repository's mirror (the engine fetched the commit
+ * before planning), then run.
  */
 static int
 local_run(struct instance *in, struct task *t, char **cause)
@@ -306,9 +307,15 @@ local_run(struct instance *in, struct task *t, char **cause)
 	const struct config	*conf;
 	struct local_run	*lr;
 	struct proc_spec	 spec;
-	char			*archive, *dir;
-	char			*argv[] = { "/bin/tar", "-xzf", NULL, "-C", NULL,
-				    NULL };
+	char			*mirror, *dir;
+	char			*argv[] = { "/bin/sh", "-c",
+				    "set -e; git --git-dir=\"$1\" archive "
+				    "--format=tar -o \"$3.tar\" \"$2\"; "
+				    "tar -xf \"$3.tar\" -C \"$3\"; "
+				    "exec rm -f \"$3.tar\"",
+				    "sh", NULL, NULL, NULL, NULL };
+	char			*envp[] = { "PATH=/usr/bin:/bin",
+				    "GIT_CONFIG_NOSYSTEM=1", "LC_ALL=C", NULL };
 
 	lr = xcalloc(1, sizeof *lr);
 	lr->in = in;
@@ -331,18 +338,21 @@ local_run(struct instance *in, struct task *t, char **cause)
 		free(lr);
 		return (-1);
 	}
-	archive = engine_archive_path(local_engine(lr), t->build);
-	argv[2] = archive;
-	argv[4] = lr->workspace;
+	mirror = source_mirror_dir(engine_source(local_engine(lr)),
+	    t->build->project);
+	argv[4] = mirror;
+	argv[5] = t->build->sha;
+	argv[6] = lr->workspace;
 	memset(&spec, 0, sizeof spec);
 	spec.argv = argv;
+	spec.envp = envp;
 	spec.timeout_ms = LOCAL_UNPACK_TIMEOUT_MS;
 	spec.capture_max = 4096;
 	lr->step = LOCAL_UNPACKING;
 	t->run_state = lr;
 	lr->proc = proc_spawn(local_loop(lr), &spec, local_unpacked, lr,
 	    cause);
-	free(archive);
+	free(mirror);
 	if (lr->proc == NULL) {
 		t->run_state = NULL;
 		free(lr->workspace);

@@ -1,7 +1,9 @@
 /*
  * Source: where the daemon gets repositories from. For each repository
  * with a local clone URL (file:// or an absolute path) it keeps a bare
- * mirror in STATE_DIR/mirrors/OWNER/NAME.git, fetches commits into it, and
+ * mirror in STATE_DIR/mirrors/OWNER/NAME.git (sharing the repository's
+ * objects, so a fetch is needed only for refs it lacks), fetches commits
+ * into it, and
  * reads files and tar.gz archives out of it at a SHA. Every git runs as a
  * child through proc_spawn, so the loop never blocks on one.
  *
@@ -57,6 +59,7 @@ enum source_step {
 	SOURCE_STEP_RECHECK,	/* is it there now? */
 	SOURCE_STEP_HAVE,	/* read, archive: is the commit there? */
 	SOURCE_STEP_SHOW,	/* cat-file blob */
+	SOURCE_STEP_EXPLAIN,	/* the blob failed: is the commit there? */
 	SOURCE_STEP_ARCHIVE
 };
 
@@ -73,6 +76,7 @@ struct source_job {
 	size_t			 max;
 	char			*out;		/* archive */
 	char			*tmp;
+	char			*why;		/* read: why cat-file failed */
 	source_cb		 cb;
 	source_file_cb		 file_cb;
 	void			*arg;
@@ -192,6 +196,16 @@ source_mirror_get(struct source *src, const char *repo)
 	return (m);
 }
 
+/* Where the mirror of a repository is (the caller frees the path). */
+char *
+source_mirror_dir(struct source *src, const char *repo)
+{
+	char	*dir;
+
+	xasprintf(&dir, "%s/%s.git", src->mirrors_dir, repo);
+	return (dir);
+}
+
 static void
 source_mirror_free(struct source_mirror *m)
 {
@@ -229,6 +243,7 @@ source_job_free(struct source_job *job)
 	free(job->path);
 	free(job->out);
 	free(job->tmp);
+	free(job->why);
 	free(job);
 }
 
@@ -368,11 +383,18 @@ source_job_update(struct source_job *job, char **cause)
 	return (rv);
 }
 
+/*
+ * The mirror borrows the repository's objects (--shared: an alternates
+ * file, no copy), so a commit pushed there later is readable at once and
+ * most builds need no fetch at all. --shared needs a path, not file://.
+ */
 static int
 source_job_clone(struct source_job *job, char **cause)
 {
-	char	*argv[] = { "git", "clone", "--mirror", "--quiet", "--",
-		    job->url, job->m->dir, NULL };
+	const char	*path = strncmp(job->url, "file://", 7) == 0 ?
+			    job->url + 7 : job->url;
+	char		*argv[] = { "git", "clone", "--mirror", "--shared",
+			    "--quiet", "--", (char *)path, job->m->dir, NULL };
 
 	if (mkdir(job->m->owner_dir, 0750) != 0 && errno != EEXIST) {
 		xasprintf(cause, "cannot create %s: %s", job->m->owner_dir,
@@ -441,6 +463,13 @@ source_job_start(struct source_job *job, char **cause)
 			    "fetched", job->m->repo);
 			return (-1);
 		}
+		/*
+		 * A read goes straight to cat-file: one git on the way to
+		 * a build's first task. Only if it fails is the commit
+		 * looked for, to say which of the two is missing.
+		 */
+		if (job->kind == SOURCE_READ)
+			return (source_job_show(job, cause));
 		return (source_job_check(job, SOURCE_STEP_HAVE, cause));
 	}
 	fatalx("%s: bad kind %d", __func__, job->kind);
@@ -552,8 +581,21 @@ source_job_exit(struct proc *p, const struct proc_result *r, void *arg)
 			source_job_done(job, r->output->data, r->output->len,
 			    NULL);
 			return;
+		} else if (r->exited && !r->timed_out) {
+			job->why = source_show_failure(job, r);
+			rv = source_job_check(job, SOURCE_STEP_EXPLAIN, &cause);
 		} else
 			cause = source_show_failure(job, r);
+		break;
+	case SOURCE_STEP_EXPLAIN:
+		if (success)
+			cause = xstrdup(job->why);
+		else if (r->exited && !r->timed_out) {
+			xasprintf(&cause, "commit %s is not in the mirror "
+			    "of %s", job->shortsha, job->m->repo);
+		} else
+			cause = source_failure(r, "git cat-file",
+			    SOURCE_GIT_TIMEOUT);
 		break;
 	case SOURCE_STEP_ARCHIVE:
 		if (!success)

@@ -199,6 +199,49 @@ web_page(struct httpd_req *req, struct build *b, int64_t now)
 	free(text);
 }
 
+/* The archive behind CODE_URL is made on the first request for it. */
+static void
+web_archived(int rv, const char *cause, void *arg)
+{
+	struct httpd_req	*req = arg;
+	char			*path = httpd_get_data(req);
+
+	httpd_set_data(req, NULL);
+	if (rv != 0) {
+		log_warn("http: cannot archive for %s: %s", httpd_url(req),
+		    cause);
+		httpd_respond(req, MHD_HTTP_SERVICE_UNAVAILABLE, "503 cannot "
+		    "make the archive: %s", cause);
+	} else
+		web_send_file(req, path, 0, "application/gzip");
+	free(path);
+}
+
+static void
+web_code(struct httpd_req *req, struct web *w, struct build *b)
+{
+	struct stat	 sb;
+	char		*path, *cause = NULL;
+
+	path = engine_archive_path(w->engine, b);
+	if (stat(path, &sb) == 0) {
+		web_send_file(req, path, 0, "application/gzip");
+		free(path);
+		return;
+	}
+	httpd_set_data(req, path);
+	if (source_archive(engine_source(w->engine), b->project, b->sha, path,
+	    web_archived, req, &cause) != 0) {
+		httpd_set_data(req, NULL);
+		free(path);
+		httpd_respond(req, MHD_HTTP_NOT_FOUND, "404 no source for "
+		    "build %lld: %s", (long long)b->id, cause);
+		free(cause);
+		return;
+	}
+	httpd_suspend(req);
+}
+
 static void
 web_end(struct httpd_req *req, void *arg)
 {
@@ -227,9 +270,7 @@ web_end(struct httpd_req *req, void *arg)
 		goto out;
 	}
 	if (strcmp(rest, "code") == 0) {
-		path = engine_archive_path(w->engine, b);
-		web_send_file(req, path, 0, "application/gzip");
-		free(path);
+		web_code(req, w, b);
 		goto out;
 	}
 	len = strlen("tasks/");
@@ -323,10 +364,22 @@ static const struct httpd_route web_badge_route = {
 	.end = web_badge,
 };
 
+/*
+ * A request still waiting for its archive when the server stops: the
+ * daemon frees the source after the server, so no callback comes later.
+ */
+static void
+web_cancel(struct httpd_req *req, void *arg)
+{
+	free(httpd_get_data(req));
+	httpd_set_data(req, NULL);
+}
+
 static const struct httpd_route web_route = {
 	.path = "/builds/",
 	.methods = "GET HEAD",
 	.end = web_end,
+	.cancel = web_cancel,
 };
 
 struct web *
