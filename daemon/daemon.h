@@ -142,6 +142,7 @@ char		*db_build_latest(struct db *, const char *, const char *);
 int		 db_instance_save(struct db *, const char *, const char *,
 		    const char *, const char *, u_int, const char *, int64_t);
 int		 db_instances_end_all(struct db *, const char *, int64_t);
+int		 db_pool_cap(struct db *, const char *);
 
 /* build.c */
 enum build_state {

@@ -38,6 +38,7 @@ enum db_stmt {
 	STMT_INSTANCE_SAVE,
 	STMT_INSTANCES_END,
 	STMT_BUILD_LATEST,
+	STMT_POOL_CAP,
 	STMT_MAX
 };
 
@@ -116,6 +117,8 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "AND (?2 IS NULL OR (pr IS NULL AND ref = ?2)) "
 	    "AND state IN ('passed', 'failed', 'errored') "
 	    "ORDER BY id DESC LIMIT 1",
+	[STMT_POOL_CAP] =
+	    "SELECT cap FROM pools WHERE name = ? AND cap IS NOT NULL",
 	[STMT_INSTANCES_END] =
 	    "UPDATE instances SET state = 'terminated', ended_at = ?, "
 	    "reason = 'the daemon restarted' WHERE driver = ? "
@@ -881,4 +884,19 @@ db_build_latest(struct db *db, const char *project, const char *ref)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return (state);
+}
+
+/* The operator's cap on a pool's instances, or -1 if there is none. */
+int
+db_pool_cap(struct db *db, const char *pool)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_POOL_CAP];
+	int		 cap = -1;
+
+	db_bind_text(st, 1, pool);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		cap = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return (cap < 0 ? -1 : cap);
 }

@@ -367,7 +367,9 @@ pool_add(struct pools *ps, const struct profile *pr)
 	p = xcalloc(1, sizeof *p);
 	p->pools = ps;
 	p->name = xstrdup(pr->name);
-	p->cap = -1;
+	p->cap = db_pool_cap(ps->db, pr->name);
+	if (p->cap >= 0)
+		log_info("pool %s: capped at %d instances", p->name, p->cap);
 	for (i = 0; i < nitems(pool_drivers); i++) {
 		if (strcmp(pool_drivers[i]->name, pr->driver) == 0)
 			p->driver = pool_drivers[i];
