@@ -65,6 +65,18 @@ static const char *task_state_names[] = {
 
 static void	engine_check(struct engine *, struct build *);
 
+static int
+state_index(const char **names, size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i], name) == 0)
+			return (i);
+	}
+	return (-1);
+}
+
 const char *
 build_state_name(enum build_state s)
 {
@@ -74,15 +86,13 @@ build_state_name(enum build_state s)
 int
 build_state_parse(const char *name, enum build_state *s)
 {
-	size_t	 i;
+	int	 i;
 
-	for (i = 0; i < nitems(build_state_names); i++) {
-		if (strcmp(build_state_names[i], name) == 0) {
-			*s = i;
-			return (0);
-		}
-	}
-	return (-1);
+	if ((i = state_index(build_state_names, nitems(build_state_names),
+	    name)) == -1)
+		return (-1);
+	*s = i;
+	return (0);
 }
 
 const char *
@@ -94,15 +104,13 @@ task_state_name(enum task_state s)
 int
 task_state_parse(const char *name, enum task_state *s)
 {
-	size_t	 i;
+	int	 i;
 
-	for (i = 0; i < nitems(task_state_names); i++) {
-		if (strcmp(task_state_names[i], name) == 0) {
-			*s = i;
-			return (0);
-		}
-	}
-	return (-1);
+	if ((i = state_index(task_state_names, nitems(task_state_names),
+	    name)) == -1)
+		return (-1);
+	*s = i;
+	return (0);
 }
 
 int

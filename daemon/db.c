@@ -624,19 +624,27 @@ db_change_done(struct db *db, int64_t id, const char *state,
 	return (db_step_done(db, st, "marking change done"));
 }
 
+/* Step a bound one-column query: its text (the caller's), or NULL. */
+static char *
+db_step_text(sqlite3_stmt *st)
+{
+	char	*text = NULL;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		text = db_col_dup(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return (text);
+}
+
 /* A project's state (the caller's to free), or NULL if unknown. */
 char *
 db_project_state(struct db *db, const char *repo)
 {
 	sqlite3_stmt	*st = db->stmts[STMT_PROJECT_STATE];
-	char		*state = NULL;
 
 	db_bind_text(st, 1, repo);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		state = db_col_dup(st, 0);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return (state);
+	return (db_step_text(st));
 }
 
 int
@@ -875,15 +883,10 @@ char *
 db_build_latest(struct db *db, const char *project, const char *ref)
 {
 	sqlite3_stmt	*st = db->stmts[STMT_BUILD_LATEST];
-	char		*state = NULL;
 
 	db_bind_text(st, 1, project);
 	db_bind_text(st, 2, ref);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		state = db_col_dup(st, 0);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return (state);
+	return (db_step_text(st));
 }
 
 /* The operator's cap on a pool's instances, or -1 if there is none. */
