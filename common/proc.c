@@ -23,12 +23,16 @@
  *   the captured output drained; a background process still holding the
  *   pipe cannot delay it, since the group has been killed by then. The
  *   proc is freed by proc.c as soon as the callback returns.
+ * - With die_with_parent, the leader is SIGKILLed by the kernel if the
+ *   daemon dies first (PR_SET_PDEATHSIG, checked against a parent that
+ *   died before it was set), so a killed daemon leaves no task running.
  * - A proc must have finished, or been given up with proc_free, before
  *   its loop is freed: ev_free cannot tell us.
  */
 
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -75,6 +79,8 @@ struct proc_child {
 	int		 outfd;
 	int		 errfd;
 	long		 maxfd;
+	pid_t		 parent;
+	int		 die_with_parent;
 };
 
 struct proc_loop;
@@ -462,6 +468,13 @@ proc_child(struct proc_child *c)
 	static const char	 kzero[64];
 
 	setpgid(0, 0);
+	/*
+	 * Die with the daemon: a task must not go on unwatched. The
+	 * parent may already be gone by now, and then no signal comes.
+	 */
+	if (c->die_with_parent &&
+	    (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != c->parent))
+		_exit(127);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
@@ -563,6 +576,8 @@ proc_spawn(struct ev_loop *loop, const struct proc_spec *spec,
 
 	memset(&c, 0, sizeof c);
 	c.argv = spec->argv;
+	c.parent = getpid();
+	c.die_with_parent = spec->die_with_parent;
 	c.envp = spec->envp != NULL ? spec->envp : proc_empty_env;
 	c.cwd = spec->cwd;
 	if ((c.maxfd = sysconf(_SC_OPEN_MAX)) < 0 || c.maxfd > 65536)

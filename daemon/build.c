@@ -41,6 +41,9 @@ struct engine {
 	struct source		*source;
 	struct pools		*pools;
 	TAILQ_HEAD(, build)	 builds;	/* not finished */
+	int			 in_batch;	/* a transaction is open */
+	int64_t			*fresh;		/* builds made this turn */
+	size_t			 nfresh;
 };
 
 static const char *build_state_names[] = {
@@ -571,7 +574,11 @@ engine_change(struct change_row *c, void *arg)
 	char			*state, *reason;
 	int			 closed;
 
-	db_begin(e->db);
+	/* The first change of a turn opens the turn's transaction. */
+	if (!e->in_batch) {
+		db_begin(e->db);
+		e->in_batch = 1;
+	}
 	if ((state = db_project_state(e->db, c->repo)) == NULL) {
 		db_project_register(e->db, c->repo, c->clone_url, NULL,
 		    conf->auto_approve, ev_time(e->loop));
@@ -624,35 +631,44 @@ engine_change(struct change_row *c, void *arg)
 	b->state = BUILD_FETCHING;
 	b->created_at = ev_time(e->loop);
 	if (db_build_insert(e->db, b) != 0) {
-		db_rollback(e->db);
 		build_free(b);
-		free(state);
-		change_row_free(c);
-		return;
+		goto out;
 	}
 	db_change_done(e->db, c->id, "done", NULL);
 	TAILQ_INSERT_TAIL(&e->builds, b, entry);
+	e->fresh = xreallocarray(e->fresh, e->nfresh + 1, sizeof *e->fresh);
+	e->fresh[e->nfresh++] = b->id;
 	log_info("build %lld: %s %s %s at %.12s", (long long)b->id, b->project,
 	    event, b->pr != 0 ? "pull request" : b->ref, b->sha);
-	db_commit(e->db);
-	engine_fetch(e, b);
-	free(state);
-	change_row_free(c);
-	return;
 
 out:
-	db_commit(e->db);
 	free(state);
 	change_row_free(c);
 }
 
-/* Turn queued changes into builds, then let the pools schedule. */
+/*
+ * Turn queued changes into builds, all in one transaction (a burst of
+ * deliveries costs one fsync here too), fetch the new builds once that
+ * is committed, then let the pools schedule.
+ */
 static void
 engine_before_sleep(struct ev_loop *loop, void *arg)
 {
 	struct engine	*e = arg;
+	struct build	*b;
+	size_t		 i;
 
 	db_changes_queued(e->db, engine_change, e);
+	if (e->in_batch) {
+		db_commit(e->db);
+		e->in_batch = 0;
+	}
+	for (i = 0; i < e->nfresh; i++) {
+		if ((b = engine_find(e, e->fresh[i])) != NULL &&
+		    b->state == BUILD_FETCHING && !b->busy)
+			engine_fetch(e, b);
+	}
+	e->nfresh = 0;
 	pools_schedule(e->pools);
 }
 
@@ -832,6 +848,7 @@ engine_free(struct engine *e)
 	}
 	source_free(e->source);
 	pools_free(e->pools);
+	free(e->fresh);
 	while ((b = TAILQ_FIRST(&e->builds)) != NULL) {
 		TAILQ_REMOVE(&e->builds, b, entry);
 		build_free(b);

@@ -257,6 +257,7 @@ local_start(struct local_run *lr)
 	spec.envp = envp;
 	spec.cwd = lr->workspace;
 	spec.log_path = log;
+	spec.die_with_parent = 1;
 	spec.timeout_ms = t->timeout_ms != 0 ? t->timeout_ms :
 	    pr != NULL ? pr->task_timeout_ms : 0;
 	if (t->timeout_ms == 0)

@@ -114,6 +114,7 @@ struct proc_spec {
 	size_t		 capture_max;	/* 0: PROC_CAPTURE_MAX */
 	uint64_t	 timeout_ms;	/* 0: none */
 	uint64_t	 kill_grace_ms;	/* 0: PROC_KILL_GRACE */
+	int		 die_with_parent; /* SIGKILL if the daemon dies */
 };
 struct proc_result {
 	pid_t		 pid;

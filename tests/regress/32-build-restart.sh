@@ -10,7 +10,7 @@
 bk_require_daemon
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 command -v pgrep >/dev/null 2>&1 || skip_all "pgrep is not installed"
-plan 11
+plan 12
 
 BK_AUTO_APPROVE=true
 bk_start
@@ -32,6 +32,8 @@ is "$BK_STATUS" 202 "the push is accepted"
 id=$(bk_wait_build "$sha")
 ok "the second phase starts" bk_wait_for 20 bk_task_running "$id" second
 bk_kill9
+ok "the task died with the killed daemon" bk_wait_for 5 \
+    bk_no_process "sleep 3.$marker"
 
 bk_restart
 ok "after the restart the build finishes" bk_wait_for 30 bk_build_done "$id"
