@@ -457,37 +457,10 @@ fetch_read(const char *data, size_t len, const char *cause, void *arg)
 	free(fc);
 }
 
-static void
-fetch_done(int rv, const char *cause, void *arg)
-{
-	struct fetch_ctx	*fc = arg;
-	struct engine		*e = fc->e;
-	struct build		*b;
-	char			*err = NULL;
-
-	if ((b = engine_find(e, fc->build_id)) == NULL ||
-	    b->state != BUILD_FETCHING) {
-		if (b != NULL)
-			b->busy = 0;
-		free(fc);
-		return;
-	}
-	if (rv != 0) {
-		b->busy = 0;
-		build_error(e, b, cause);
-		free(fc);
-		return;
-	}
-	if (source_read_file(e->source, b->project, b->sha, PIPELINE_FILE,
-	    PIPELINE_FILE_MAX, fetch_read, fc, &err) != 0) {
-		b->busy = 0;
-		build_error(e, b, err);
-		free(err);
-		free(fc);
-	}
-}
-
-/* Fetch the build's commit, then read and plan its pipeline file. */
+/*
+ * Read the pipeline file at the build's commit, fetching the commit into
+ * the mirror first only if it is not there yet, then plan it.
+ */
 static void
 engine_fetch(struct engine *e, struct build *b)
 {
@@ -498,8 +471,8 @@ engine_fetch(struct engine *e, struct build *b)
 	fc->e = e;
 	fc->build_id = b->id;
 	b->busy = 1;
-	if (source_fetch(e->source, b->project, b->clone_url, b->sha,
-	    fetch_done, fc, &cause) != 0) {
+	if (source_read_fetching(e->source, b->project, b->clone_url, b->sha,
+	    PIPELINE_FILE, PIPELINE_FILE_MAX, fetch_read, fc, &cause) != 0) {
 		b->busy = 0;
 		build_error(e, b, cause);
 		free(cause);

@@ -376,6 +376,9 @@ int		 source_fetch(struct source *, const char *, const char *,
 		    const char *, source_cb, void *, char **);
 int		 source_read_file(struct source *, const char *, const char *,
 		    const char *, size_t, source_file_cb, void *, char **);
+int		 source_read_fetching(struct source *, const char *,
+		    const char *, const char *, const char *, size_t,
+		    source_file_cb, void *, char **);
 int		 source_archive(struct source *, const char *, const char *,
 		    const char *, source_cb, void *, char **);
 

@@ -82,9 +82,11 @@ local_finish(struct local_run *lr, enum task_state state, int status,
 	struct task		*t = lr->task;
 	struct proc_spec	 spec;
 	char			*argv[] = { "/bin/rm", "-rf", "--",
-				    lr->workspace, NULL };
-	char			*cause = NULL;
+				    lr->workspace, NULL, NULL };
+	char			*cause = NULL, *index;
 
+	xasprintf(&index, "%s.index", lr->workspace);
+	argv[4] = index;
 	memset(&spec, 0, sizeof spec);
 	spec.argv = argv;
 	spec.timeout_ms = LOCAL_UNPACK_TIMEOUT_MS;
@@ -93,6 +95,7 @@ local_finish(struct local_run *lr, enum task_state state, int status,
 		log_warn("local: %s", cause);
 		free(cause);
 	}
+	free(index);
 	t->run_state = NULL;
 	if (lr->cancelled && state != TASK_PASSED) {
 		state = TASK_CANCELLED;
@@ -287,9 +290,9 @@ local_unpacked(struct proc *proc, const struct proc_result *r, void *arg)
 		return;
 	}
 	if (!r->exited || r->status != 0) {
-		xasprintf(&reason, "could not unpack the commit's tree: %s",
+		xasprintf(&reason, "could not check out the commit's tree: %s",
 		    r->output != NULL && r->output->len > 0 ?
-		    r->output->data : "tar failed");
+		    r->output->data : "git checkout failed");
 		local_finish(lr, TASK_ERRORED, -1, reason);
 		free(reason);
 		return;
@@ -308,15 +311,12 @@ local_run(struct instance *in, struct task *t, char **cause)
 	const struct config	*conf;
 	struct local_run	*lr;
 	struct proc_spec	 spec;
-	char			*mirror, *dir;
-	char			*argv[] = { "/bin/sh", "-c",
-				    "set -e; git --git-dir=\"$1\" archive "
-				    "--format=tar -o \"$3.tar\" \"$2\"; "
-				    "tar -xf \"$3.tar\" -C \"$3\"; "
-				    "exec rm -f \"$3.tar\"",
-				    "sh", NULL, NULL, NULL, NULL };
+	char			*mirror, *dir, *gitdir, *worktree, *index;
+	char			*argv[] = { "git", NULL, NULL, "checkout", "-q",
+				    "-f", NULL, "--", ".", NULL };
 	char			*envp[] = { "PATH=/usr/bin:/bin",
-				    "GIT_CONFIG_NOSYSTEM=1", "LC_ALL=C", NULL };
+				    "GIT_CONFIG_NOSYSTEM=1", "LC_ALL=C", NULL,
+				    NULL };
 
 	lr = xcalloc(1, sizeof *lr);
 	lr->in = in;
@@ -339,11 +339,19 @@ local_run(struct instance *in, struct task *t, char **cause)
 		free(lr);
 		return (-1);
 	}
+	/*
+	 * git checkout into the workspace with an index of its own beside
+	 * it: one process, and the mirror is only read.
+	 */
 	mirror = source_mirror_dir(engine_source(local_engine(lr)),
 	    t->build->project);
-	argv[4] = mirror;
-	argv[5] = t->build->sha;
-	argv[6] = lr->workspace;
+	xasprintf(&gitdir, "--git-dir=%s", mirror);
+	xasprintf(&worktree, "--work-tree=%s", lr->workspace);
+	xasprintf(&index, "GIT_INDEX_FILE=%s.index", lr->workspace);
+	argv[1] = gitdir;
+	argv[2] = worktree;
+	argv[6] = t->build->sha;
+	envp[3] = index;
 	memset(&spec, 0, sizeof spec);
 	spec.argv = argv;
 	spec.envp = envp;
@@ -353,6 +361,9 @@ local_run(struct instance *in, struct task *t, char **cause)
 	t->run_state = lr;
 	lr->proc = proc_spawn(local_loop(lr), &spec, local_unpacked, lr,
 	    cause);
+	free(index);
+	free(worktree);
+	free(gitdir);
 	free(mirror);
 	if (lr->proc == NULL) {
 		t->run_state = NULL;

@@ -77,6 +77,7 @@ struct source_job {
 	char			*out;		/* archive */
 	char			*tmp;
 	char			*why;		/* read: why cat-file failed */
+	int			 fetched;	/* read: fetched once already */
 	source_cb		 cb;
 	source_file_cb		 file_cb;
 	void			*arg;
@@ -458,6 +459,8 @@ source_job_start(struct source_job *job, char **cause)
 		return (source_job_check(job, SOURCE_STEP_CHECK, cause));
 	case SOURCE_READ:
 	case SOURCE_ARCHIVE:
+		if (!exists && job->kind == SOURCE_READ && job->url != NULL)
+			return (source_job_clone(job, cause));
 		if (!exists) {
 			xasprintf(cause, "no mirror of %s: it was never "
 			    "fetched", job->m->repo);
@@ -526,7 +529,10 @@ source_job_exit(struct proc *p, const struct proc_result *r, void *arg)
 		if (!success)
 			cause = source_failure(r, "git clone",
 			    SOURCE_FETCH_TIMEOUT);
-		else
+		else if (job->kind == SOURCE_READ) {
+			job->fetched = 1;
+			rv = source_job_show(job, &cause);
+		} else
 			rv = source_job_check(job, SOURCE_STEP_RECHECK, &cause);
 		break;
 	case SOURCE_STEP_CHECK:
@@ -544,6 +550,8 @@ source_job_exit(struct proc *p, const struct proc_result *r, void *arg)
 		if (!success)
 			cause = source_failure(r, "git fetch",
 			    SOURCE_FETCH_TIMEOUT);
+		else if (job->kind == SOURCE_READ)
+			rv = source_job_show(job, &cause);
 		else
 			rv = source_job_check(job, SOURCE_STEP_RECHECK, &cause);
 		break;
@@ -582,6 +590,7 @@ source_job_exit(struct proc *p, const struct proc_result *r, void *arg)
 			    NULL);
 			return;
 		} else if (r->exited && !r->timed_out) {
+			free(job->why);
 			job->why = source_show_failure(job, r);
 			rv = source_job_check(job, SOURCE_STEP_EXPLAIN, &cause);
 		} else
@@ -590,7 +599,15 @@ source_job_exit(struct proc *p, const struct proc_result *r, void *arg)
 	case SOURCE_STEP_EXPLAIN:
 		if (success)
 			cause = xstrdup(job->why);
-		else if (r->exited && !r->timed_out) {
+		else if (r->exited && !r->timed_out && job->url != NULL &&
+		    !job->fetched) {
+			/* The commit is missing: fetch it, then read again. */
+			job->fetched = 1;
+			rv = source_job_update(job, &cause);
+		} else if (r->exited && !r->timed_out && job->fetched) {
+			xasprintf(&cause, "commit %s not found in %s after "
+			    "fetching", job->shortsha, job->url);
+		} else if (r->exited && !r->timed_out) {
 			xasprintf(&cause, "commit %s is not in the mirror "
 			    "of %s", job->shortsha, job->m->repo);
 		} else
@@ -792,6 +809,38 @@ source_read_file(struct source *src, const char *repo, const char *sha,
 		return (-1);
 	}
 	job = source_job_create(SOURCE_READ, sha);
+	job->path = xstrdup(path);
+	job->max = max;
+	job->file_cb = cb;
+	job->arg = arg;
+	return (source_submit(src, repo, job, cause));
+}
+
+/*
+ * Read path at sha as source_read_file does, fetching from clone_url
+ * first only if the mirror lacks the commit: on the way to a build's
+ * first task, most reads are then a single git.
+ */
+int
+source_read_fetching(struct source *src, const char *repo,
+    const char *clone_url, const char *sha, const char *path, size_t max,
+    source_file_cb cb, void *arg, char **cause)
+{
+	struct source_job	*job;
+
+	if (clone_url == NULL || !source_valid_url(clone_url)) {
+		xasprintf(cause, "only local repositories (a file:// URL or "
+		    "an absolute path) are fetched so far");
+		return (-1);
+	}
+	if (source_check_args(repo, sha, cause) != 0)
+		return (-1);
+	if (path == NULL || !source_valid_path(path) || max == 0) {
+		xasprintf(cause, "bad path or size to read");
+		return (-1);
+	}
+	job = source_job_create(SOURCE_READ, sha);
+	job->url = xstrdup(clone_url);
 	job->path = xstrdup(path);
 	job->max = max;
 	job->file_cb = cb;

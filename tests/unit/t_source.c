@@ -465,6 +465,47 @@ main(void)
 	    "a read after them: callback ran");
 	is_str(d.data, "version: 2\n", "a read after them: the right data");
 
+	/*
+	 * source_read_fetching: a first read clones; a commit the mirror
+	 * lacks (here from another repository at a new URL) is fetched
+	 * before the read; a commit that is nowhere is said to be so.
+	 */
+	{
+		char	*url2, *sha4;
+
+		xasprintf(&url2, "file://%s/elsewhere", dir);
+		sha4 = NULL;
+		if (sh("git init -q elsewhere && echo 'other: 1' > "
+		    "elsewhere/beekeeper.yml && cd elsewhere && git add -A && "
+		    REPO_GIT " commit -q -m other") == 0)
+			sha4 = sh_out("git -C elsewhere rev-parse HEAD");
+		done_reset(&d);
+		cause = NULL;
+		good = source_read_fetching(src, "acme/fresh", url, sha1,
+		    "beekeeper.yml", 1024, file_cb, &d, &cause) == 0 &&
+		    wait_for(loop, &d.fired, 30000);
+		ok(good && d.rv == 0, "read_fetching: clones, then reads");
+		is_str(d.data, "version: 1\n", "read_fetching: the data");
+		done_reset(&d);
+		good = sha4 != NULL && source_read_fetching(src, "acme/fresh",
+		    url2, sha4, "beekeeper.yml", 1024, file_cb, &d,
+		    &cause) == 0 && wait_for(loop, &d.fired, 30000);
+		ok(good && d.rv == 0, "read_fetching: a missing commit is "
+		    "fetched from the URL given, then read");
+		is_str(d.data, "other: 1\n", "read_fetching: its data");
+		done_reset(&d);
+		good = source_read_fetching(src, "acme/fresh", url2, missing,
+		    "beekeeper.yml", 1024, file_cb, &d, &cause) == 0 &&
+		    wait_for(loop, &d.fired, 30000);
+		ok(good && d.rv == -1 && d.cause != NULL &&
+		    strstr(d.cause, "not found in") != NULL &&
+		    strstr(d.cause, "after fetching") != NULL,
+		    "read_fetching: a commit that is nowhere says so");
+		free(cause);
+		free(url2);
+		free(sha4);
+	}
+
 	/* Freed with a git running and one queued: no callback, no leak. */
 	done_reset(&d);
 	done_reset(&d2);
