@@ -138,6 +138,17 @@ httpd_queue(struct httpd_req *req)
 	req->queued = 1;
 }
 
+/* An answer is ready: a suspended request goes on, to have it queued. */
+static void
+httpd_resume(struct httpd_req *req)
+{
+	if (!req->suspended)
+		return;
+	req->suspended = 0;
+	MHD_resume_connection(req->conn);
+	req->h->resumed = 1;
+}
+
 /*
  * Answer a request with one line of text. Outside the access handler (the
  * request is suspended) the answer is kept and the request resumed; MHD
@@ -157,11 +168,7 @@ httpd_respond(struct httpd_req *req, u_int status, const char *fmt, ...)
 	xasprintf(&req->text, "%s\n", line);
 	free(line);
 	req->status = status;
-	if (req->suspended) {
-		req->suspended = 0;
-		MHD_resume_connection(req->conn);
-		req->h->resumed = 1;
-	}
+	httpd_resume(req);
 }
 
 /*
@@ -182,11 +189,7 @@ httpd_respond_file(struct httpd_req *req, u_int status, int fd,
 	req->size = size;
 	req->content_type = content_type;
 	req->status = status;
-	if (req->suspended) {
-		req->suspended = 0;
-		MHD_resume_connection(req->conn);
-		req->h->resumed = 1;
-	}
+	httpd_resume(req);
 }
 
 /* Answer with a whole document of the given type (copied). */
@@ -199,11 +202,7 @@ httpd_respond_text(struct httpd_req *req, u_int status,
 	req->text = xstrdup(text);
 	req->content_type = content_type;
 	req->status = status;
-	if (req->suspended) {
-		req->suspended = 0;
-		MHD_resume_connection(req->conn);
-		req->h->resumed = 1;
-	}
+	httpd_resume(req);
 }
 
 /* Add a header to the answer (one per request). */
