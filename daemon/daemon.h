@@ -363,6 +363,45 @@ struct webhook	*webhook_create(struct ev_loop *, struct httpd *,
 		    struct intake *, const struct config **);
 void		 webhook_free(struct webhook *);
 
+/* http.c */
+struct http;
+struct http_header {
+	char		*name;
+	char		*value;
+};
+/* Everything a request points to is copied by http_submit. */
+struct http_request {
+	const char		 *method;	/* NULL: GET */
+	const char		 *url;
+	const char *const	 *headers;	/* "Name: value", NULL-ended */
+	const void		 *body;		/* NULL: none */
+	size_t			  bodylen;
+	uint64_t		  timeout_ms;	/* whole request; 0: none */
+	size_t			  max_size;	/* body cap; 0: none */
+};
+/*
+ * Borrowed for the callback only; it may buf_detach the body. ok is 0 when
+ * no complete response arrived (cause says why); any status is ok.
+ */
+struct http_response {
+	uint64_t		  id;
+	int			  ok;
+	const char		 *cause;
+	long			  status;
+	struct buf		 *body;
+	const struct http_header *headers;
+	size_t			  nheaders;
+};
+typedef void	(*http_cb)(struct http *, const struct http_response *,
+		    void *);
+struct http	*http_create(struct ev_loop *, char **);
+void		 http_free(struct http *);
+uint64_t	 http_submit(struct http *, const struct http_request *,
+		    http_cb, void *, char **);
+int		 http_cancel(struct http *, uint64_t);
+const char	*http_response_header(const struct http_response *,
+		    const char *);
+
 /* source.c */
 struct source;
 /* cause is borrowed, NULL on success. */
@@ -381,5 +420,11 @@ int		 source_read_fetching(struct source *, const char *,
 		    source_file_cb, void *, char **);
 int		 source_archive(struct source *, const char *, const char *,
 		    const char *, source_cb, void *, char **);
+
+/* jwt.c */
+struct jwt_key;
+struct jwt_key	*jwt_key_load(const char *, size_t, char **);
+void		 jwt_key_free(struct jwt_key *);
+char		*jwt_sign(struct jwt_key *, const char *, int64_t, char **);
 
 #endif /* DAEMON_H */
