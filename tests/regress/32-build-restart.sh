@@ -10,7 +10,7 @@
 bk_require_daemon
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 command -v pgrep >/dev/null 2>&1 || skip_all "pgrep is not installed"
-plan 12
+plan 13
 
 BK_AUTO_APPROVE=true
 bk_start
@@ -31,8 +31,13 @@ bk_push "$repo" acme/restart r-1
 is "$BK_STATUS" 202 "the push is accepted"
 id=$(bk_wait_build "$sha")
 ok "the second phase starts" bk_wait_for 20 bk_task_running "$id" second
+# Kill once the task's own command runs, not while bubblewrap sets up.
+second_log=$BK_STATE/logs/$id/$(bk_task id "$id" second).log
+ok "its command has started" bk_wait_for 20 \
+    grep -q "second started" "$second_log"
 bk_kill9
-ok "the task died with the killed daemon" bk_wait_for 5 \
+# The sleep lasts 3 s: gone within 2 s means it died with the daemon.
+ok "the task died with the killed daemon" bk_wait_for 2 \
     bk_no_process "sleep 3.$marker"
 
 bk_restart
