@@ -288,7 +288,9 @@ build_nphases(struct build *b)
 
 /*
  * After any task of a build ends: when its phase is over, either start
- * the next or finish the build with the worst result of its tasks.
+ * the next or finish the build with the worst result of its tasks. A
+ * build being cancelled says so in its stored reason ("cancelled: ..."),
+ * so the mark survives a restart while its last tasks are stopping.
  */
 static void
 engine_check(struct engine *e, struct build *b)
