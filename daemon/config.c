@@ -504,9 +504,11 @@ config_defaults(struct config_parse *p)
 		if (config_profile_defaults(p, pr, none) != 0)
 			return (-1);
 	}
-	if (p->conf->public_url == NULL)
+	if (p->conf->public_url == NULL) {
 		xasprintf(&p->conf->public_url, "http://%s",
 		    p->conf->listen);
+		p->conf->public_url_derived = 1;
+	}
 	if (p->conf->pid_file == NULL)
 		xasprintf(&p->conf->pid_file, "%s/beekeeperd.pid",
 		    p->conf->state_dir);

@@ -42,6 +42,7 @@ struct config {
 	char		*listen_host;
 	char		*listen_port;
 	char		*public_url;
+	int		 public_url_derived; /* from listen, not set */
 	char		*state_dir;
 	char		*pid_file;
 	char		*webhook_secret_file;

@@ -153,6 +153,19 @@ on_stop_signal(struct ev_loop *loop, int signo, void *arg)
 	bk->stop_timer = ev_timer_add(loop, STOP_GRACE_MS, stop_now, bk);
 }
 
+/*
+ * A public_url derived from listen names the port actually bound, so a
+ * daemon on port 0 (tests, the demo) gives tasks a CODE_URL that works.
+ */
+static void
+public_url_fix(struct beekeeperd *bk, struct config *conf)
+{
+	if (!conf->public_url_derived)
+		return;
+	free(conf->public_url);
+	xasprintf(&conf->public_url, "http://%s", httpd_address(bk->httpd));
+}
+
 static int
 reload_changed(const char *key, const char *old, const char *new)
 {
@@ -179,6 +192,7 @@ on_reload_signal(struct ev_loop *loop, int signo, void *arg)
 	reload_changed("listen", bk->conf->listen, conf->listen);
 	reload_changed("state_dir", bk->conf->state_dir, conf->state_dir);
 	reload_changed("pid_file", bk->conf->pid_file, conf->pid_file);
+	public_url_fix(bk, conf);
 	config_free(bk->conf);
 	bk->conf = conf;
 	log_info("reload: configuration read from %s", conf->path);
@@ -261,6 +275,7 @@ main(int argc, char **argv)
 	    bk.conf->listen_port, &cause);
 	if (bk.httpd == NULL)
 		fatalx("%s", cause);
+	public_url_fix(&bk, bk.conf);
 
 	if (!debug) {
 		db_free(bk.db);

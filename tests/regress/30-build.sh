@@ -10,7 +10,7 @@
 
 bk_require_daemon
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
-plan 31
+plan 32
 
 BK_AUTO_APPROVE=true
 bk_start
@@ -19,7 +19,7 @@ bk_repo_init "$repo"
 cat >"$repo/beekeeper.yml" <<'YML'
 push:
   - lint:
-      run: echo "lint $TASK at $SHA in $GITHUB_OWNER/$GITHUB_PROJECT_NAME"; cat hello.txt
+      run: echo "lint $TASK at $SHA in $GITHUB_OWNER/$GITHUB_PROJECT_NAME"; cat hello.txt; echo "code at $CODE_URL"
   - test:
       environment:
         LEVEL: full
@@ -66,6 +66,8 @@ log=$BK_STATE/logs/$id/$(bk_task id "$id" lint).log
 like "$(cat "$log")" "^lint lint at $sha in acme/widget$" \
     "the lint log has TASK, SHA, GITHUB_OWNER and GITHUB_PROJECT_NAME"
 like "$(cat "$log")" "^hello$" "the task ran in a checkout of the commit"
+like "$(cat "$log")" "^code at $BK_URL/builds/$id/code$" \
+    "CODE_URL names the port the daemon bound (listen on port 0)"
 log=$BK_STATE/logs/$id/$(bk_task id "$id" test:unit).log
 like "$(cat "$log")" "^level full$" "a phase's environment reaches its subtasks"
 ok "the workspaces are removed" bk_wait_for 5 \

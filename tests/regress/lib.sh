@@ -229,7 +229,6 @@ bk_tmpdir() {
 bk_config_text() {
 	cat <<EOF
 listen: 127.0.0.1:${BK_PORT:-0}
-public_url: http://127.0.0.1:8080
 state_dir: $BK_STATE
 github:
   webhook_secret_file: $BK_SECRET_FILE
