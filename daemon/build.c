@@ -6,7 +6,8 @@
  * commit, reads beekeeper.yml there, plans it, and runs it phase by phase:
  * the tasks of a phase run in parallel on their profiles' pools; an error
  * or a critical failure stops the pipeline, a non-critical failure does
- * not, and the build's result is the worst of its tasks'.
+ * not, and the build's result is the worst of its tasks', a non-critical
+ * failure counting as a pass that says so (the 2017 "qualified pass").
  *
  * Every state is in the store before anything acts on it, and in the
  * running daemon each state machine changes in one function
@@ -297,7 +298,8 @@ engine_check(struct engine *e, struct build *b)
 {
 	struct task		*t;
 	enum build_state	 result = BUILD_PASSED;
-	const char		*why = NULL;
+	const char		*why = NULL, *lenient = NULL;
+	char			*reason;
 	size_t			 i;
 	int			 stop = 0, cancelled = b->reason != NULL &&
 				    b->state == BUILD_RUNNING &&
@@ -328,19 +330,25 @@ engine_check(struct engine *e, struct build *b)
 		if (t->state == TASK_ERRORED && result < BUILD_ERRORED) {
 			result = BUILD_ERRORED;
 			why = t->slug;
-		} else if (t->state == TASK_FAILED && result < BUILD_FAILED) {
+		} else if (t->state == TASK_FAILED && t->critical &&
+		    result < BUILD_FAILED) {
 			result = BUILD_FAILED;
 			why = t->slug;
-		}
+		} else if (t->state == TASK_FAILED && lenient == NULL)
+			lenient = t->slug;
 	}
 	if (cancelled)
 		build_set_state(e, b, BUILD_CANCELLED, NULL);
 	else if (why != NULL) {
-		char	*reason;
-
 		xasprintf(&reason, "%s %s", why, result == BUILD_ERRORED ?
 		    "errored" : "failed");
 		build_set_state(e, b, result, reason);
+		free(reason);
+	} else if (lenient != NULL) {
+		/* The 2017 service's "qualified pass". */
+		xasprintf(&reason, "passed, though %s failed (not critical)",
+		    lenient);
+		build_set_state(e, b, BUILD_PASSED, reason);
 		free(reason);
 	} else
 		build_set_state(e, b, BUILD_PASSED, NULL);
