@@ -65,7 +65,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/beekeeper-bench.XXXXXX") ||
     die "cannot make a temporary directory"
 # The daemon, while it runs.
 pid=
-trap '[ -z "$pid" ] || stop >/dev/null 2>&1
+trap '[ -z "$pid" ] || stop beekeeperd >/dev/null 2>&1
     rm -rf "$tmp"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -99,43 +99,8 @@ sql()
 	"$sqlite" -cmd '.timeout 5000' "$db" "$1"
 }
 
-# wait_port LOG: wait up to 10 s for the daemon $pid to write
-# "listening on 127.0.0.1:PORT" to LOG, and set port.
-wait_port()
-{
-	i=0
-	while [ "$i" -lt 100 ]; do
-		port=$(sed -n \
-		    's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
-		    "$1" | head -n 1)
-		[ -n "$port" ] && return 0
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-
-# stop: SIGTERM the daemon $pid, give it 10 s, and reap it.  Returns its
-# exit status.
-stop()
-{
-	kill -TERM "$pid" 2>/dev/null
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "build.sh: beekeeperd still running 10 s after SIGTERM," \
-		    "killing it" >&2
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid"
-	status=$?
-	pid=
-	return "$status"
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # The repository: one commit with the pipeline on main, then one empty
 # commit on a branch of its own for each build, made before any timing.
@@ -304,7 +269,7 @@ while [ "$n" -le "$burst" ]; do
 	n=$((n + 1))
 done
 
-if ! stop; then
+if ! stop beekeeperd; then
 	echo "build.sh: beekeeperd exited with status $status after SIGTERM:" \
 	    >&2
 	tail -n 20 "$tmp/daemon.log" >&2

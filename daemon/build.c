@@ -43,6 +43,8 @@ struct engine {
 	struct pools		*pools;
 	TAILQ_HEAD(, build)	 builds;	/* not finished */
 	int			 in_batch;	/* a transaction is open */
+	int			 pending;	/* changes may be queued */
+	size_t			 taken;		/* changes taken this turn */
 	int64_t			*fresh;		/* builds made this turn */
 	size_t			 nfresh;
 };
@@ -557,6 +559,7 @@ engine_change(struct change_row *c, void *arg)
 	char			*state, *reason;
 	int			 closed;
 
+	e->taken++;
 	/* The first change of a turn opens the turn's transaction. */
 	if (!e->in_batch) {
 		db_begin(e->db);
@@ -641,7 +644,18 @@ engine_before_sleep(struct ev_loop *loop, void *arg)
 	struct build	*b;
 	size_t		 i;
 
+	/*
+	 * The store is asked only when the intake has stored something
+	 * since, not on every turn of the loop; a full page of changes
+	 * means there may be more.
+	 */
+	if (!e->pending) {
+		pools_schedule(e->pools);
+		return;
+	}
+	e->taken = 0;
 	db_changes_queued(e->db, engine_change, e);
+	e->pending = e->taken >= DB_CHANGES_PAGE;
 	if (e->in_batch) {
 		db_commit(e->db);
 		e->in_batch = 0;
@@ -679,6 +693,15 @@ engine_task_done(struct engine *e, struct task *t, enum task_state state,
 	task_set_state(e, t, state, reason);
 	engine_check(e, b);
 	db_commit(e->db);
+}
+
+/* The intake stored new deliveries: look for changes on this turn. */
+void
+engine_wake(void *arg)
+{
+	struct engine	*e = arg;
+
+	e->pending = 1;
 }
 
 struct build *
@@ -800,6 +823,7 @@ engine_create(struct ev_loop *loop, struct db *db,
 	e->loop = loop;
 	e->db = db;
 	e->conf = conf;
+	e->pending = 1;		/* what the last run left queued */
 	TAILQ_INIT(&e->builds);
 	if ((e->source = source_create(loop, (*conf)->state_dir, cause)) ==
 	    NULL) {

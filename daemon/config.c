@@ -332,7 +332,7 @@ config_profile_add(struct config *conf, const char *name)
 /* Fill in what a profile does not say, from profile_opts. */
 static int
 config_profile_defaults(struct config_parse *p, struct profile *pr,
-    const u_char *seen)
+    const u_char *seen, yaml_node_t *node)
 {
 	size_t	 i;
 
@@ -344,10 +344,10 @@ config_profile_defaults(struct config_parse *p, struct profile *pr,
 	}
 	p->base = p->conf;
 	if (pr->slots == 0)
-		return (config_error(p, NULL, "profiles.%s.slots: must be at "
+		return (config_error(p, node, "profiles.%s.slots: must be at "
 		    "least 1", pr->name));
 	if (pr->max < pr->min || pr->max == 0)
-		return (config_error(p, NULL, "profiles.%s: max must be at "
+		return (config_error(p, node, "profiles.%s: max must be at "
 		    "least 1 and at least min", pr->name));
 	return (0);
 }
@@ -420,7 +420,7 @@ config_profiles(struct config_parse *p, yaml_node_t *map)
 				return (-1);
 			p->base = p->conf;
 		}
-		if (config_profile_defaults(p, pr, seen) != 0)
+		if (config_profile_defaults(p, pr, seen, k) != 0)
 			return (-1);
 	}
 	return (0);
@@ -501,7 +501,7 @@ config_defaults(struct config_parse *p)
 	if (config_profile(p->conf, "default") == NULL) {
 		memset(none, 0, sizeof none);
 		pr = config_profile_add(p->conf, "default");
-		if (config_profile_defaults(p, pr, none) != 0)
+		if (config_profile_defaults(p, pr, none, NULL) != 0)
 			return (-1);
 	}
 	if (p->conf->public_url == NULL) {

@@ -126,6 +126,9 @@ struct change_row {
 	int		 fork;
 	int		 deleted;
 };
+/* db_changes_queued gives at most this many changes at a time. */
+#define DB_CHANGES_PAGE		100
+#define DB_CHANGES_PAGE_SQL	"100"
 typedef void	(*db_change_cb)(struct change_row *, void *);
 typedef void	(*db_build_cb)(struct build *, void *);
 int		 db_changes_queued(struct db *, db_change_cb, void *);
@@ -234,6 +237,7 @@ void		 engine_task_started(struct engine *, struct task *, long);
 void		 engine_task_done(struct engine *, struct task *,
 		    enum task_state, int, const char *);
 struct build	*engine_build(struct engine *, int64_t);
+void		 engine_wake(void *);
 struct source	*engine_source(struct engine *);
 char		*engine_archive_path(struct engine *, struct build *);
 
@@ -312,6 +316,7 @@ void		 intake_cancel(struct intake *, void *);
 int		 intake_flush(struct intake *);
 int		 intake_resume(struct intake *);
 int		 intake_healthy(struct intake *);
+void		 intake_on_commit(struct intake *, void (*)(void *), void *);
 void		 delivery_free(struct delivery *);
 
 /* httpd.c */

@@ -75,7 +75,7 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	[STMT_CHANGES_QUEUED] =
 	    "SELECT id, delivery_id, event, repo, clone_url, ref_type, ref, "
 	    "sha, pr, action, fork, deleted FROM changes "
-	    "WHERE state = 'queued' ORDER BY id LIMIT 100",
+	    "WHERE state = 'queued' ORDER BY id LIMIT " DB_CHANGES_PAGE_SQL,
 	[STMT_CHANGE_DONE] =
 	    "UPDATE changes SET state = ?, reason = ? WHERE id = ?",
 	[STMT_PROJECT_STATE] =

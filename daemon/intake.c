@@ -40,6 +40,8 @@ struct intake {
 	int			 healthy;
 	uint64_t		 batches;
 	uint64_t		 stored;
+	void			 (*committed)(void *);
+	void			*committed_arg;
 };
 
 void
@@ -180,6 +182,8 @@ intake_flush(struct intake *in)
 	in->stored += n;
 	log_debug("intake: batch of %d new deliveries committed", n);
 	intake_answer(&batch, NULL);
+	if (n > 0 && in->committed != NULL)
+		in->committed(in->committed_arg);
 	return (n);
 
 fail:
@@ -302,6 +306,14 @@ out:
  * write transaction is tried, so health comes back by itself once the
  * cause (a full disk, say) is gone, without waiting for a delivery.
  */
+/* Who to tell when new deliveries (and so perhaps changes) are stored. */
+void
+intake_on_commit(struct intake *in, void (*cb)(void *), void *arg)
+{
+	in->committed = cb;
+	in->committed_arg = arg;
+}
+
 int
 intake_healthy(struct intake *in)
 {

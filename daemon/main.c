@@ -301,6 +301,7 @@ main(int argc, char **argv)
 	    (const struct config **)&bk.conf, &cause);
 	if (bk.engine == NULL)
 		fatalx("%s", cause);
+	intake_on_commit(bk.intake, engine_wake, bk.engine);
 	if (engine_resume(bk.engine) != 0)
 		fatalx("store: cannot resume builds: %s", db_error(bk.db));
 	bk.webhook = webhook_create(bk.loop, bk.httpd, bk.intake,

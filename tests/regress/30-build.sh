@@ -11,7 +11,7 @@
 
 bk_require_daemon
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
-plan 32
+plan 36
 
 BK_AUTO_APPROVE=true
 bk_start
@@ -99,6 +99,10 @@ is "$BK_STATUS" 404 "an unknown build is 404"
 bk_http GET "/badge/acme/widget.svg?branch=main"
 like "$BK_BODY" "<title>build: passing</title>" \
     "the badge shows the branch's last result"
+bk_http GET "/builds/$id/tasks/lint/log?offset=abc"
+is "$BK_STATUS" 400 "an offset that is not a number is 400"
+bk_http GET "/badge/widget.png"
+is "$BK_STATUS" 404 "a badge path of another form is 404"
 bk_http GET "/badge/acme/widget.svg?branch=other"
 like "$BK_BODY" "<title>build: unknown</title>" \
     "a branch without builds: unknown"
@@ -133,5 +137,17 @@ id=$(bk_build_of "$sha")
 ok "the build of a broken file ends" bk_wait_for 30 bk_build_done "$id"
 like "$(bk_sql "SELECT state || ' ' || reason FROM builds WHERE id = $id")" \
     "^errored beekeeper.yml:3:[0-9]+: " "errored, with FILE:LINE:COLUMN"
+
+# A task whose profile the daemon does not have errors, saying which.
+printf 'push:\n  - gpu:\n      profile: gpu\n      run: "true"\n' \
+    >"$repo/beekeeper.yml"
+sha=$(bk_repo_commit "$repo" "unknown profile")
+bk_push "$repo" acme/widget d-4
+id=$(bk_wait_build "$sha")
+ok "the build with an unknown profile ends" bk_wait_for 30 bk_build_done "$id"
+is "$(bk_sql "SELECT b.state || ' / ' || t.reason FROM builds b
+    JOIN tasks t ON t.build_id = b.id WHERE b.id = $id")" \
+    "errored / no profile 'gpu' in beekeeperd.yml (profiles: ...)" \
+    "the task is errored with the reason, and so is the build"
 
 bk_finish

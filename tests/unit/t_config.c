@@ -166,6 +166,27 @@ main(void)
 	    "malformed YAML names a line");
 	error_case("listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\ngithub:\n"
 	    "  webhook_secret_file: @S@\n", 2, "set twice", "a key set twice");
+	error_case("github:\n  webhook_secret_file: @S@\nprofiles:\n"
+	    "  fast:\n    cores: 4\n", 5, "unknown key 'profiles.fast.cores'",
+	    "an unknown profile key, its line");
+	error_case("github:\n  webhook_secret_file: @S@\nprofiles:\n"
+	    "  fast: { min: 3, max: 2 }\n", 4, "max must be at least 1 and "
+	    "at least min", "a profile whose max is below its min");
+	error_case("github:\n  webhook_secret_file: @S@\nprofiles:\n"
+	    "  fast: { slots: 0 }\n", 4, "slots: must be at least 1",
+	    "a profile with no slots");
+	error_case("github:\n  webhook_secret_file: @S@\nprofiles:\n"
+	    "  fast: { driver: ecs }\n", 4, "unknown driver 'ecs'",
+	    "an unknown driver");
+	error_case("github:\n  webhook_secret_file: @S@\nprofiles:\n"
+	    "  fast: { idle_timeout: soon }\n", 4, "not a duration",
+	    "an idle timeout that is not a duration");
+	error_case("github:\n  webhook_secret_file: @S@\nprofiles:\n"
+	    "  fast: { slots: many }\n", 4, "not a whole number",
+	    "slots that are not a number");
+	error_case("github:\n  webhook_secret_file: @S@\nprofiles:\n"
+	    "  'a/b': { slots: 1 }\n", 4, "is not a name",
+	    "a profile name that is not a name");
 	error_case("github:\n  webhook_secret_file: /nonexistent/secret\n", 2,
 	    "No such file", "a missing secret file");
 
