@@ -8,7 +8,8 @@
 //
 // Usage:
 //   node github.mjs [--port N] [--repos DIR] [--log FILE] [--token TOKEN]
-//       [--collaborators FILE]
+//       [--collaborators FILE] [--app-id ID] [--app-key FILE]
+//       [--token-ttl SECONDS]
 //
 //   --port N        listen on 127.0.0.1:N (0, the default: ephemeral);
 //                   prints "listening on 127.0.0.1:PORT" once bound
@@ -20,6 +21,19 @@
 //   --collaborators FILE
 //                   lines "OWNER/NAME USER": who is a collaborator (read
 //                   on each request, so a test may change it)
+//   --app-id ID     the GitHub App's id (default 1): the installation's
+//                   app_id, and the "iss" a JWT must carry
+//   --app-key FILE  the App's public key (PEM; a private key will do):
+//                   app JWTs must then be RS256-signed by its private key,
+//                   have "iss" equal to the app id (string or number),
+//                   "exp" in the future and at most 600 s after "iat", and
+//                   "iat" at most 60 s in the future, else 401 with
+//                   GitHub's message. Without it, only a JWT's shape is
+//                   checked.
+//   --token-ttl SECONDS
+//                   lifetime of the installation tokens issued (default
+//                   3600); a token used after its expires_at gets 401
+//                   "Bad credentials"
 //
 // Endpoints:
 //   GET  /repos/O/R
@@ -29,25 +43,57 @@
 //   GET  /repos/O/R/commits/REF/statuses      newest first
 //   GET  /repos/O/R/commits/REF/status        combined
 //   GET  /repos/O/R/collaborators/USER        204 or 404
+//   POST /repos/O/R/check-runs                201; installation token only
+//   PATCH /repos/O/R/check-runs/ID            200; installation token only
+//   GET  /repos/O/R/check-runs/ID
+//   GET  /repos/O/R/commits/REF/check-runs    {total_count, check_runs},
+//                                             newest first; check_name,
+//                                             status, filter (latest|all),
+//                                             per_page, page
 //   GET  /repos/O/R/installation              (app JWT)
 //   POST /app/installations/ID/access_tokens  (app JWT)
 //   GET  /_codeload/O/R/SHA.tar.gz, /_raw/O/R/SHA/PATH (no auth, as the
 //                                             hosts they stand for)
+// Check runs are created and updated with an installation token only: any
+// other credential gets 403 "You must authenticate via a GitHub App.", as
+// GitHub answers personal tokens. Invalid fields get 422 "Validation
+// Failed" with errors [{resource: "CheckRun", code, field, message}]; an
+// unknown head_sha, 422 "No commit found for SHA: ...".
+//
 // Control (never recorded, never faulted):
 //   POST /_fake/faults    {"status":500|502|503|403|429, "count":N,
 //                          "retry_after":S, "rate_limited":true,
-//                          "delay_ms":D}: the next N requests (1 by
-//                          default) get that status, or are delayed
+//                          "delay_ms":D, "path":P}: the next N requests
+//                          (1 by default) get that status, or are
+//                          delayed; with "path", only requests whose path
+//                          is P or lies under P/ count and are hit
 //   GET  /_fake/requests  the recorded requests, a JSON array
 //   GET  /_fake/statuses  every status created, oldest first
-//   POST /_fake/reset     forget requests, statuses, tokens and faults
+//   GET  /_fake/jwts      every app JWT presented, whole, oldest first
+//                         (so a test can verify them with openssl)
+//   GET  /_fake/check-runs
+//                         every check run as it is now (the API's object
+//                         plus "repo": "O/R"), oldest first, each with
+//                         "history": [{action: "created"|"updated", time,
+//                         status, conclusion, title}], oldest first
+//   POST /_fake/reset     forget requests, statuses, check runs, tokens
+//                         and faults
+//
+// A recorded request (and log line) is {time, method, path, query,
+// headers, body, auth}: headers.authorization is cut to its scheme, and
+// auth says which credential was used, never the whole of it: "none",
+// "installation:ghs_XXXX..." (the first 8 characters of a token this
+// double issued, expired or not), "token" (--token's), "jwt" (any other
+// token shaped as a JWT), "token" again for any other token when there is
+// no --token, else "invalid".
 //
 // Each answer carries X-RateLimit-* and X-GitHub-Request-Id. The rate
 // limit counts down from 5000 per hour, as GitHub's does, but never
 // refuses on its own: refusals come only from faults.
 
 import { execFile } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { createPublicKey, randomBytes, randomUUID, verify }
+    from "node:crypto";
 import { appendFileSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { join, resolve } from "node:path";
@@ -63,16 +109,45 @@ const { values: opt } = parseArgs({
 		log: { type: "string" },
 		token: { type: "string" },
 		collaborators: { type: "string" },
+		"app-id": { type: "string", default: "1" },
+		"app-key": { type: "string" },
+		"token-ttl": { type: "string", default: "3600" },
 	},
 });
 const reposDir = resolve(opt.repos);
+
+function usageError(msg) {
+	process.stderr.write(`github.mjs: ${msg}\n`);
+	process.exit(2);
+}
+
+const appId = opt["app-id"];
+if (!/^[1-9][0-9]*$/.test(appId))
+	usageError(`--app-id: not a positive integer: ${appId}`);
+let appKey = null;
+if (opt["app-key"] !== undefined) {
+	try {
+		appKey = createPublicKey(readFileSync(opt["app-key"]));
+	} catch (err) {
+		usageError(`--app-key ${opt["app-key"]}: ${err.message}`);
+	}
+	if (appKey.asymmetricKeyType !== "rsa")
+		usageError(`--app-key ${opt["app-key"]}: not an RSA key`);
+}
+const tokenTtl = Number(opt["token-ttl"]);
+if (!Number.isInteger(tokenTtl) || tokenTtl < 1)
+	usageError(`--token-ttl: not a positive integer: ${opt["token-ttl"]}`);
 
 // Mutable state, all of it cleared by /_fake/reset.
 let requests = [];
 let statuses = [];		// oldest first
 let nextStatusId = 1;
-let issuedTokens = new Set();
-let fault = null;		// { status, count, retry_after, ... }
+let checkRuns = [];		// oldest first
+let nextCheckRunId = 1;
+let checkSuites = new Map();	// "O/R@SHA" to a suite id
+let issuedTokens = new Map();	// token to its expiry, in ms
+let jwts = [];			// every app JWT presented, oldest first
+let fault = null;		// { status, count, retry_after, path, ... }
 let used = 0;
 let windowReset = 0;
 
@@ -80,10 +155,19 @@ function reset() {
 	requests = [];
 	statuses = [];
 	nextStatusId = 1;
-	issuedTokens = new Set();
+	checkRuns = [];
+	nextCheckRunId = 1;
+	checkSuites = new Map();
+	issuedTokens = new Map();
+	jwts = [];
 	fault = null;
 	used = 0;
 	windowReset = 0;
+}
+
+function isObject(v) {
+	return v !== undefined && v !== null && typeof v === "object" &&
+	    !Array.isArray(v);
 }
 
 function nowSeconds() {
@@ -170,14 +254,26 @@ function notFound(res) {
 	    status: "404" });
 }
 
-function validationFailed(res, field, message, code = "custom") {
+// invalid: GitHub's 422 for a field of a RESOURCE ("Status", "CheckRun")
+// that fails validation, pointing at the endpoint's DOC.
+function invalid(res, resource, doc, field, message, code = "custom") {
 	send(res, 422, {
 		message: "Validation Failed",
-		errors: [{ resource: "Status", code, field, message }],
-		documentation_url:
-		    `${DOCS}/commits/statuses#create-a-commit-status`,
+		errors: [{ resource, code, field, message }],
+		documentation_url: doc,
 		status: "422",
 	});
+}
+
+function validationFailed(res, field, message, code = "custom") {
+	invalid(res, "Status",
+	    `${DOCS}/commits/statuses#create-a-commit-status`, field, message,
+	    code);
+}
+
+function noCommit(res, ref, doc) {
+	send(res, 422, { message: `No commit found for SHA: ${ref}`,
+	    documentation_url: doc, status: "422" });
 }
 
 function apiBase(req) {
@@ -193,23 +289,99 @@ function authScheme(value) {
 	return m ? { scheme: m[1].toLowerCase(), cred: m[2].trim() } : null;
 }
 
-// tokenOk: the request may use the API (no --token, or the token, or an
-// installation token we issued).
-function tokenOk(req) {
-	if (!opt.token)
-		return true;
+function credential(req) {
 	const a = authScheme(req.headers.authorization);
-	if (!a || (a.scheme !== "token" && a.scheme !== "bearer"))
-		return false;
-	return a.cred === opt.token || issuedTokens.has(a.cred);
+	return a && (a.scheme === "token" || a.scheme === "bearer") ? a.cred :
+	    null;
 }
 
-// jwtOk: an app's JWT, checked for shape only (signatures are the
-// daemon's unit tests' business).
-function jwtOk(req) {
+function looksLikeJwt(cred) {
+	return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(cred);
+}
+
+// installationToken: the request carries a token this double issued
+// (expired or not).
+function installationToken(req) {
+	const cred = credential(req);
+	return cred !== null && issuedTokens.has(cred);
+}
+
+function tokenExpired(cred) {
+	return Date.now() >= issuedTokens.get(cred);
+}
+
+// authLabel: which credential a request used, for the request log; never
+// more than a token's first 8 characters.
+function authLabel(req) {
+	if (!req.headers.authorization)
+		return "none";
+	const cred = credential(req);
+	if (cred === null)
+		return "invalid";
+	if (issuedTokens.has(cred))
+		return `installation:${cred.slice(0, 8)}...`;
+	if (cred === opt.token)
+		return "token";
+	if (looksLikeJwt(cred))
+		return "jwt";
+	return opt.token === undefined ? "token" : "invalid";
+}
+
+// tokenOk: the request may use the API: an unexpired installation token
+// we issued, or the --token (any token without --token).
+function tokenOk(req) {
+	const cred = credential(req);
+	if (cred !== null && issuedTokens.has(cred))
+		return !tokenExpired(cred);
+	if (!opt.token)
+		return true;
+	return cred === opt.token;
+}
+
+function base64urlJson(part) {
+	try {
+		const v = JSON.parse(Buffer.from(part, "base64url")
+		    .toString("utf8"));
+		return isObject(v) ? v : null;
+	} catch {
+		return null;
+	}
+}
+
+// jwtError: why the request's app JWT is refused (GitHub's message), or
+// null. Without --app-key, only its shape is checked. GitHub allows 60 s
+// of clock drift for "iat" and a lifetime of at most 10 minutes.
+function jwtError(req) {
+	const undecodable = "A JSON web token could not be decoded";
 	const a = authScheme(req.headers.authorization);
-	return a !== null && a.scheme === "bearer" &&
-	    /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(a.cred);
+	if (a === null || a.scheme !== "bearer" || !looksLikeJwt(a.cred))
+		return undecodable;
+	jwts.push(a.cred);
+	if (appKey === null)
+		return null;
+	const [h, p, sig] = a.cred.split(".");
+	const header = base64urlJson(h);
+	const claims = base64urlJson(p);
+	if (header === null || claims === null || header.alg !== "RS256")
+		return undecodable;
+	if ((typeof claims.iss !== "string" &&
+	    typeof claims.iss !== "number") || String(claims.iss) !== appId)
+		return "Integration not found";
+	if (!verify("sha256", Buffer.from(`${h}.${p}`), appKey,
+	    Buffer.from(sig, "base64url")))
+		return undecodable;
+	const now = nowSeconds();
+	if (!Number.isInteger(claims.iat) || claims.iat > now + 60)
+		return "'Issued at' claim ('iat') must be an Integer " +
+		    "representing the time that the assertion was issued";
+	if (typeof claims.exp !== "number" || claims.exp <= now)
+		return "'Expiration time' claim ('exp') must be a numeric " +
+		    "value representing the future time at which the " +
+		    "assertion expires";
+	if (claims.exp - claims.iat > 600)
+		return "'Expiration time' claim ('exp') is too far in the " +
+		    "future";
+	return null;
 }
 
 function badCredentials(res) {
@@ -217,12 +389,8 @@ function badCredentials(res) {
 	    status: "401" });
 }
 
-function needJwt(res) {
-	send(res, 401, {
-		message: "A JSON web token could not be decoded",
-		documentation_url: DOCS,
-		status: "401",
-	});
+function badJwt(res, message) {
+	send(res, 401, { message, documentation_url: DOCS, status: "401" });
 }
 
 // ------------------------------------------------------------- faults
@@ -235,6 +403,9 @@ function setFault(body) {
 	const count = f.count === undefined ? 1 : Number(f.count);
 	if (!Number.isInteger(count) || count < 0)
 		return "count must be a non-negative integer";
+	if (f.path !== undefined && f.path !== null &&
+	    (typeof f.path !== "string" || !f.path.startsWith("/")))
+		return "path must be a string starting with /";
 	fault = {
 		status,
 		count,
@@ -244,12 +415,23 @@ function setFault(body) {
 		    (status === 403 || status === 429) && f.retry_after ===
 		    undefined : Boolean(f.rate_limited),
 		delay_ms: Number(f.delay_ms || 0),
+		path: f.path ? f.path.replace(/\/+$/, "") || "/" : null,
 	};
 	return null;
 }
 
-function takeFault() {
-	if (!fault || fault.count <= 0)
+// faultApplies: PATH is the fault's path or lies under it (a prefix that
+// ends at a "/": "/repos/o/r" does not cover "/repos/o/r2").
+function faultApplies(f, path) {
+	if (f.path === null || f.path === "/")
+		return true;
+	return path === f.path || path.startsWith(`${f.path}/`);
+}
+
+// takeFault: the fault for a request to PATH, counted down; requests it
+// does not apply to neither see nor use it.
+function takeFault(path) {
+	if (!fault || fault.count <= 0 || !faultApplies(fault, path))
 		return null;
 	const f = fault;
 	if (--fault.count === 0)
@@ -508,6 +690,281 @@ async function listStatuses(req, res, dir, owner, name, ref, combined) {
 	});
 }
 
+// --------------------------------------------------------- check runs
+
+const CHECKS_DOCS = `${DOCS}/checks/runs`;
+const CHECK_STATUSES = ["queued", "in_progress", "completed"];
+const CONCLUSIONS = ["action_required", "cancelled", "failure", "neutral",
+    "success", "skipped", "stale", "timed_out"];
+const PERMISSIONS = { checks: "write", contents: "read", metadata: "read",
+    statuses: "write" };
+
+function appIdValue() {
+	return Number(appId);
+}
+
+function appObject(req) {
+	const base = apiBase(req);
+	const t = iso(Date.UTC(2024, 0, 1));
+	return {
+		id: appIdValue(),
+		slug: "beekeeper",
+		node_id: "A_fake",
+		client_id: "Iv1.fake",
+		owner: { login: "beekeeper", id: 1, type: "Organization" },
+		name: "BeeKeeper",
+		description: "",
+		external_url: `${base}/apps/beekeeper`,
+		html_url: `${base}/apps/beekeeper`,
+		created_at: t,
+		updated_at: t,
+		permissions: PERMISSIONS,
+		events: ["check_run", "pull_request", "push"],
+	};
+}
+
+function checkRunObject(req, r) {
+	const base = apiBase(req);
+	const url = `${base}/repos/${r.repo}/check-runs/${r.id}`;
+	return {
+		id: r.id,
+		head_sha: r.head_sha,
+		node_id: `CR_fake${r.id}`,
+		external_id: r.external_id,
+		url,
+		html_url: `${base}/${r.repo}/runs/${r.id}`,
+		details_url: r.details_url ?? `${base}/apps/beekeeper`,
+		status: r.status,
+		conclusion: r.conclusion,
+		started_at: r.started_at,
+		completed_at: r.completed_at,
+		output: {
+			title: r.output.title,
+			summary: r.output.summary,
+			text: r.output.text,
+			annotations_count: r.output.annotations_count,
+			annotations_url: `${url}/annotations`,
+		},
+		name: r.name,
+		check_suite: { id: r.suite_id },
+		app: appObject(req),
+		pull_requests: [],
+	};
+}
+
+function isoTime(v) {
+	const date = /^\d{4}-\d{2}-\d{2}/.source;
+	const time = /T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.source;
+	return new RegExp(date + time).test(v) && !Number.isNaN(Date.parse(v));
+}
+
+// checkRunChanges: what BODY does to RUN (null when creating one): the
+// fields to set, or {field, message, code} for GitHub's 422. A conclusion
+// completes the run; completing it needs one.
+function checkRunChanges(body, run) {
+	const creating = run === null;
+	const bad = (field, message, code = "invalid") =>
+	    ({ error: { field, message, code } });
+	if (creating) {
+		for (const f of ["name", "head_sha"]) {
+			if (body[f] === undefined || body[f] === null)
+				return bad(f, `${f} wasn't supplied`,
+				    "missing_field");
+		}
+	}
+	for (const f of ["name", "head_sha", "details_url", "external_id",
+	    "status", "conclusion", "started_at", "completed_at"]) {
+		if (body[f] !== undefined && body[f] !== null &&
+		    typeof body[f] !== "string")
+			return bad(f, `${f} is not a string`);
+	}
+	if (body.name !== undefined && body.name !== null &&
+	    body.name.trim() === "")
+		return bad("name", "name can't be blank", "missing_field");
+	if (body.status != null && !CHECK_STATUSES.includes(body.status))
+		return bad("status", "status is not included in the list");
+	if (body.conclusion != null && !CONCLUSIONS.includes(body.conclusion))
+		return bad("conclusion",
+		    "conclusion is not included in the list");
+	for (const f of ["started_at", "completed_at"]) {
+		if (body[f] != null && !isoTime(body[f]))
+			return bad(f, `${f} is not an ISO 8601 timestamp`);
+	}
+	if (body.details_url != null && body.details_url !== "" &&
+	    !/^https?:\/\/\S+$/.test(body.details_url))
+		return bad("details_url", "details_url is not a valid URL");
+	const out = body.output;
+	if (out !== undefined && out !== null) {
+		if (typeof out !== "object" || Array.isArray(out))
+			return bad("output", "output is not an object");
+		if (out.summary === undefined || out.summary === null)
+			return bad("output.summary", "summary wasn't supplied",
+			    "missing_field");
+		if (creating && (out.title === undefined || out.title === null))
+			return bad("output.title", "title wasn't supplied",
+			    "missing_field");
+		for (const f of ["title", "summary", "text"]) {
+			if (out[f] !== undefined && out[f] !== null &&
+			    typeof out[f] !== "string")
+				return bad(`output.${f}`,
+				    `${f} is not a string`);
+		}
+		for (const f of ["summary", "text"]) {
+			if (typeof out[f] === "string" &&
+			    [...out[f]].length > 65535)
+				return bad(`output.${f}`, `${f} is too long ` +
+				    "(maximum is 65535 characters)");
+		}
+		if (out.annotations !== undefined && (!Array.isArray(
+		    out.annotations) || out.annotations.length > 50))
+			return bad("output.annotations",
+			    "annotations must be an array of at most 50");
+	}
+	const c = {};
+	for (const f of ["name", "details_url", "external_id", "started_at",
+	    "completed_at"]) {
+		if (body[f] !== undefined && body[f] !== null)
+			c[f] = body[f];
+	}
+	c.status = body.status ?? (creating ? "queued" : run.status);
+	c.conclusion = body.conclusion ?? (creating ? null : run.conclusion);
+	if (body.conclusion)
+		c.status = "completed";
+	if ((c.status === "completed" || body.completed_at) && !c.conclusion)
+		return bad("conclusion", "conclusion is required when status " +
+		    "is completed or completed_at is given", "missing_field");
+	if (c.status !== "completed") {
+		// Back to queued or in_progress: a re-run forgets its end.
+		c.conclusion = null;
+		c.completed_at = null;
+	} else if (c.completed_at === undefined &&
+	    (creating || !run.completed_at)) {
+		c.completed_at = iso(Date.now());
+	}
+	if (creating && c.started_at === undefined)
+		c.started_at = iso(Date.now());
+	if (out !== undefined && out !== null)
+		c.output = out;
+	return { changes: c };
+}
+
+// applyCheckRun: set CHANGES on RUN and record the state it is now in.
+function applyCheckRun(run, changes, action) {
+	const { output, ...rest } = changes;
+	Object.assign(run, rest);
+	if (output) {
+		run.output = {
+			title: output.title ?? run.output.title,
+			summary: output.summary,
+			text: output.text ?? null,
+			annotations_count: run.output.annotations_count +
+			    (output.annotations?.length ?? 0),
+		};
+	}
+	run.history.push({ action, time: iso(Date.now()), status: run.status,
+	    conclusion: run.conclusion, title: run.output.title });
+}
+
+function checksForbidden(res, doc) {
+	send(res, 403, { message: "You must authenticate via a GitHub App.",
+	    documentation_url: doc, status: "403" });
+}
+
+function problemsParsing(res) {
+	send(res, 400, { message: "Problems parsing JSON",
+	    documentation_url: DOCS, status: "400" });
+}
+
+async function createCheckRun(req, res, dir, owner, name, body) {
+	const doc = `${CHECKS_DOCS}#create-a-check-run`;
+	if (!installationToken(req))
+		return checksForbidden(res, doc);
+	if (!isObject(body))
+		return problemsParsing(res);
+	const r = checkRunChanges(body, null);
+	if (r.error)
+		return invalid(res, "CheckRun", doc, r.error.field,
+		    r.error.message, r.error.code);
+	const sha = /^[0-9a-f]{40}$/i.test(body.head_sha) ?
+	    await resolveRef(dir, body.head_sha) : null;
+	if (sha === null)
+		return noCommit(res, body.head_sha, doc);
+	const repo = `${owner}/${name}`;
+	const key = `${repo}@${sha}`;
+	if (!checkSuites.has(key))
+		checkSuites.set(key, checkSuites.size + 1);
+	const run = {
+		id: nextCheckRunId++,
+		repo,
+		head_sha: sha,
+		name: null,
+		external_id: null,
+		details_url: null,
+		status: "queued",
+		conclusion: null,
+		started_at: null,
+		completed_at: null,
+		output: { title: null, summary: null, text: null,
+		    annotations_count: 0 },
+		suite_id: checkSuites.get(key),
+		history: [],
+	};
+	applyCheckRun(run, r.changes, "created");
+	checkRuns.push(run);
+	send(res, 201, checkRunObject(req, run), {
+	    Location: `${apiBase(req)}/repos/${repo}/check-runs/${run.id}`,
+	});
+}
+
+function findCheckRun(owner, name, id) {
+	const repo = `${owner}/${name}`;
+	return /^[0-9]+$/.test(id) ? checkRuns.find((r) => r.repo === repo &&
+	    r.id === Number(id)) ?? null : null;
+}
+
+function updateCheckRun(req, res, owner, name, id, body) {
+	const doc = `${CHECKS_DOCS}#update-a-check-run`;
+	if (!installationToken(req))
+		return checksForbidden(res, doc);
+	const run = findCheckRun(owner, name, id);
+	if (run === null)
+		return notFound(res);
+	if (!isObject(body))
+		return problemsParsing(res);
+	const r = checkRunChanges(body, run);
+	if (r.error)
+		return invalid(res, "CheckRun", doc, r.error.field,
+		    r.error.message, r.error.code);
+	applyCheckRun(run, r.changes, "updated");
+	send(res, 200, checkRunObject(req, run));
+}
+
+async function listCheckRuns(req, res, dir, owner, name, ref, query) {
+	const sha = await resolveRef(dir, ref);
+	if (sha === null)
+		return notFound(res);
+	const repo = `${owner}/${name}`;
+	let runs = checkRuns.filter((r) => r.repo === repo &&
+	    r.head_sha === sha).reverse();
+	if (query.get("filter") !== "all") {
+		const seen = new Set();
+		runs = runs.filter((r) => !seen.has(r.name) &&
+		    seen.add(r.name));
+	}
+	if (query.has("check_name"))
+		runs = runs.filter((r) => r.name === query.get("check_name"));
+	if (query.has("status"))
+		runs = runs.filter((r) => r.status === query.get("status"));
+	const perPage = Math.min(Math.max(Number(query.get("per_page")) ||
+	    30, 1), 100);
+	const page = Math.max(Number(query.get("page")) || 1, 1);
+	send(res, 200, {
+		total_count: runs.length,
+		check_runs: runs.slice((page - 1) * perPage, page * perPage)
+		    .map((r) => checkRunObject(req, r)),
+	});
+}
+
 function isCollaborator(owner, name, user) {
 	if (!opt.collaborators)
 		return false;
@@ -531,7 +988,7 @@ function installationObject(req, owner) {
 	return {
 		id: 1,
 		account: { login: owner, id: 1, type: "Organization" },
-		app_id: 1,
+		app_id: appIdValue(),
 		app_slug: "beekeeper",
 		target_id: 1,
 		target_type: "Organization",
@@ -541,9 +998,8 @@ function installationObject(req, owner) {
 		repositories_url: `${base}/installation/repositories`,
 		html_url: `${base}/organizations/${owner}/settings/` +
 		    "installations/1",
-		permissions: { contents: "read", statuses: "write",
-		    metadata: "read" },
-		events: ["push", "pull_request"],
+		permissions: PERMISSIONS,
+		events: ["check_run", "pull_request", "push"],
 		created_at: t,
 		updated_at: t,
 		single_file_name: null,
@@ -596,17 +1052,18 @@ async function route(req, res, url, body) {
 
 	if (parts[0] === "app" && parts[1] === "installations" &&
 	    parts[3] === "access_tokens" && parts.length === 4 && m === "POST") {
-		if (!jwtOk(req))
-			return needJwt(res);
+		const why = jwtError(req);
+		if (why !== null)
+			return badJwt(res, why);
 		if (parts[2] !== "1")
 			return notFound(res);
 		const token = `ghs_${randomBytes(18).toString("base64url")}`;
-		issuedTokens.add(token);
+		const expires = Date.now() + tokenTtl * 1000;
+		issuedTokens.set(token, expires);
 		return send(res, 201, {
 			token,
-			expires_at: iso(Date.now() + 3600 * 1000),
-			permissions: { contents: "read", statuses: "write",
-			    metadata: "read" },
+			expires_at: iso(expires),
+			permissions: PERMISSIONS,
 			repository_selection: "all",
 		});
 	}
@@ -616,8 +1073,9 @@ async function route(req, res, url, body) {
 	const [, owner, name, what, ...rest] = parts;
 
 	if (what === "installation" && rest.length === 0 && m === "GET") {
-		if (!jwtOk(req))
-			return needJwt(res);
+		const why = jwtError(req);
+		if (why !== null)
+			return badJwt(res, why);
 		if (!repoDir(owner, name))
 			return notFound(res);
 		return send(res, 200, installationObject(req, owner));
@@ -651,6 +1109,19 @@ async function route(req, res, url, body) {
 	    (rest[1] === "statuses" || rest[1] === "status"))
 		return listStatuses(req, res, dir, owner, name, rest[0],
 		    rest[1] === "status");
+	if (what === "check-runs" && rest.length === 0 && m === "POST")
+		return createCheckRun(req, res, dir, owner, name, body);
+	if (what === "check-runs" && rest.length === 1 && m === "PATCH")
+		return updateCheckRun(req, res, owner, name, rest[0], body);
+	if (what === "check-runs" && rest.length === 1 && m === "GET") {
+		const run = findCheckRun(owner, name, rest[0]);
+		return run ? send(res, 200, checkRunObject(req, run)) :
+		    notFound(res);
+	}
+	if (what === "commits" && rest.length === 2 && m === "GET" &&
+	    rest[1] === "check-runs")
+		return listCheckRuns(req, res, dir, owner, name, rest[0],
+		    url.searchParams);
 	if (what === "collaborators" && rest.length === 1 && m === "GET")
 		return isCollaborator(owner, name, rest[0]) ?
 		    send(res, 204, null) : notFound(res);
@@ -668,6 +1139,12 @@ function control(req, res, url, body) {
 		return send(res, 200, requests);
 	if (p === "/_fake/statuses" && req.method === "GET")
 		return send(res, 200, statuses);
+	if (p === "/_fake/jwts" && req.method === "GET")
+		return send(res, 200, jwts);
+	if (p === "/_fake/check-runs" && req.method === "GET")
+		return send(res, 200, checkRuns.map((r) => ({
+		    ...checkRunObject(req, r), repo: r.repo,
+		    history: r.history })));
 	if (p === "/_fake/reset" && req.method === "POST") {
 		reset();
 		return send(res, 200, { ok: true });
@@ -712,12 +1189,13 @@ const server = createServer((req, res) => {
 				query: Object.fromEntries(url.searchParams),
 				headers: redactedHeaders(req.headers),
 				body: body === undefined ? null : body,
+				auth: authLabel(req),
 			};
 			requests.push(entry);
 			if (opt.log)
 				appendFileSync(opt.log,
 				    JSON.stringify(entry) + "\n");
-			const f = takeFault();
+			const f = takeFault(url.pathname);
 			if (f && f.delay_ms > 0)
 				await new Promise((r) =>
 				    setTimeout(r, f.delay_ms));

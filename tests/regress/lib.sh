@@ -225,7 +225,9 @@ bk_tmpdir() {
 }
 
 # bk_config_text [EXTRA_YAML...]: print the test config (an ephemeral
-# port unless BK_PORT is set), each EXTRA_YAML line appended at top level.
+# port unless BK_PORT is set), each EXTRA_YAML line appended at top level;
+# BK_GITHUB_YAML and BK_PROJECTS_YAML are more lines (indented) of the
+# github and projects sections.
 bk_config_text() {
 	cat <<EOF
 listen: 127.0.0.1:${BK_PORT:-0}
@@ -234,9 +236,13 @@ github:
   webhook_secret_file: $BK_SECRET_FILE
   legacy_signatures: ${BK_LEGACY_SIGNATURES:-false}
   max_delivery_size: ${BK_MAX_DELIVERY_SIZE:-25M}
+EOF
+	[ -z "$BK_GITHUB_YAML" ] || printf '%s\n' "$BK_GITHUB_YAML"
+	cat <<EOF
 projects:
   auto_approve: ${BK_AUTO_APPROVE:-false}
 EOF
+	[ -z "$BK_PROJECTS_YAML" ] || printf '%s\n' "$BK_PROJECTS_YAML"
 	for _y in "$@"; do
 		printf '%s\n' "$_y"
 	done
@@ -536,4 +542,45 @@ bk_task_running() {
 # bk_no_process PATTERN: no process's command line matches PATTERN.
 bk_no_process() {
 	! pgrep -f -- "$1" >/dev/null 2>&1
+}
+
+# ------------------------------------------------------ the GitHub double
+
+# bk_gh_start NAME [OPTION...]: start tests/fakes/github.mjs on an
+# ephemeral port, serving BK_DIR/repos/OWNER/NAME, requiring TOKEN, with
+# collaborators from BK_DIR/collaborators; its output in BK_DIR/NAME.out
+# and .err, its log in NAME.log; the exit trap kills it by PID.
+bk_gh_start() {
+	_n=$1
+	shift
+	"$NODE" "$top_srcdir/tests/fakes/github.mjs" --port 0 --repos "$BK_DIR/repos" \
+	    --log "$BK_DIR/$_n.log" --token "$TOKEN" \
+	    --collaborators "$BK_DIR/collaborators" "$@" \
+	    >"$BK_DIR/$_n.out" 2>"$BK_DIR/$_n.err" &
+	echo $! >>"$BK_DIR/extra.pids"
+}
+# bk_gh_port NAME: the port the double NAME printed, once it has.
+bk_gh_port() {
+	sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' \
+	    "$BK_DIR/$1.out"
+}
+bk_gh_listening() {
+	[ -n "$(bk_gh_port "$1")" ]
+}
+# bk_gh_wait NAME: wait for the double NAME to listen, or bail out.
+bk_gh_wait() {
+	if ! bk_wait_for 10 bk_gh_listening "$1"; then
+		echo "Bail out! the GitHub double is not listening after 10 s"
+		diag <"$BK_DIR/$1.err"
+		exit 1
+	fi
+}
+# bk_gh_json URL EXPR: GET URL (a control endpoint) and print the value of
+# the JavaScript EXPR over its JSON, "d".
+bk_gh_json() {
+	curl -s "$1" | "$NODE" -e '
+		let s = ""; process.stdin.on("data", (c) => s += c);
+		process.stdin.on("end", () => console.log(
+		    new Function("d", "return " + process.argv[1])(
+		    JSON.parse(s))));' "$2"
 }
