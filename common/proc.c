@@ -23,6 +23,11 @@
  *   the captured output drained; a background process still holding the
  *   pipe cannot delay it, since the group has been killed by then. The
  *   proc is freed by proc.c as soon as the callback returns.
+ * - With a mask, the child's output comes through a pipe and only its
+ *   masked form reaches the log: the raw bytes are never on disk, not
+ *   even while the task runs. The masker is flushed and the log closed
+ *   after the final drain and before the callback, which so sees the
+ *   whole log.
  * - With die_with_parent, the leader is SIGKILLed by the kernel if the
  *   daemon dies first (PR_SET_PDEATHSIG, checked against a parent that
  *   died before it was set), so a killed daemon leaves no task running.
@@ -93,12 +98,16 @@ struct proc {
 	proc_exit_cb		 cb;		/* NULL once given up */
 	void			*arg;
 
-	int			 fd;		/* capture pipe, or -1 */
+	int			 fd;		/* output pipe, or -1 */
 	struct ev_io		*io;
 	struct buf		 output;
 	size_t			 capture_max;
 	int			 capture;
 	int			 truncated;
+
+	struct mask		*mask;		/* masked log, or NULL */
+	int			 logfd;		/* -1 once closed or failed */
+	struct buf		 masked;
 
 	struct ev_timer		*timer;		/* timeout, then grace */
 	uint64_t		 grace_ms;
@@ -225,6 +234,71 @@ proc_keep(struct proc *p, const char *data, size_t len)
 		p->truncated = 1;
 }
 
+/*
+ * The masked log is a regular file, so a write does not keep the loop
+ * waiting. After a failed write nothing more is written: a log with a hole
+ * in it could join the pieces on either side into a secret.
+ */
+static void
+proc_log_write(struct proc *p, const char *data, size_t len)
+{
+	ssize_t	 n;
+
+	while (p->logfd != -1 && len != 0) {
+		n = write(p->logfd, data, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_warn("proc: write %s log: %s", p->name,
+			    n == 0 ? "no progress" : strerror(errno));
+			close(p->logfd);
+			p->logfd = -1;
+			break;
+		}
+		data += n;
+		len -= n;
+	}
+}
+
+static void
+proc_log_feed(struct proc *p, const char *data, size_t len)
+{
+	if (p->logfd == -1)
+		return;
+	buf_reset(&p->masked);
+	if (mask_feed(p->mask, data, len, &p->masked) != 0) {
+		/* masked is uncapped, so never; if so, stop as on EIO. */
+		log_warn("proc: cannot mask %s output", p->name);
+		close(p->logfd);
+		p->logfd = -1;
+		return;
+	}
+	proc_log_write(p, p->masked.data, p->masked.len);
+}
+
+/*
+ * The end of the stream: what the masker held back may now be written.
+ * Not when given up (flush is 0), as the stream was cut short and what is
+ * held may be the start of a secret whose rest is still in the pipe.
+ */
+static void
+proc_log_close(struct proc *p, int flush)
+{
+	if (p->mask == NULL)
+		return;
+	if (flush && p->logfd != -1) {
+		buf_reset(&p->masked);
+		if (mask_flush(p->mask, &p->masked) == 0)
+			proc_log_write(p, p->masked.data, p->masked.len);
+	}
+	if (p->logfd != -1)
+		close(p->logfd);
+	p->logfd = -1;
+	mask_free(p->mask);
+	p->mask = NULL;
+	buf_release(&p->masked);
+}
+
 static void
 proc_close_capture(struct proc *p)
 {
@@ -250,18 +324,24 @@ proc_read_some(struct proc *p, int drain)
 	while (p->fd != -1 && (drain || turns++ < PROC_READ_TURNS)) {
 		n = read(p->fd, data, sizeof data);
 		if (n > 0) {
-			proc_keep(p, data, n);
+			if (p->mask != NULL)
+				proc_log_feed(p, data, n);
+			else
+				proc_keep(p, data, n);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
+			break;
 		if (n == -1)
 			log_warn("proc: read %s output: %s", p->name,
 			    strerror(errno));
 		proc_close_capture(p);
 	}
+	/* What a masked task printed is not left lying on the stack. */
+	if (p->mask != NULL)
+		explicit_bzero(data, sizeof data);
 }
 
 static void
@@ -278,6 +358,7 @@ proc_discard(struct proc *p)
 	ev_timer_del(p->timer);
 	p->timer = NULL;
 	proc_close_capture(p);
+	proc_log_close(p, 0);
 	buf_release(&p->output);
 	free(p->name);
 	free(p);
@@ -298,6 +379,7 @@ proc_finish(struct proc *p, int status, int lost)
 	p->timer = NULL;
 	proc_read_some(p, 1);
 	proc_close_capture(p);
+	proc_log_close(p, 1);
 	p->state = PROC_DONE;
 	if (cb == NULL) {
 		proc_discard(p);
@@ -563,7 +645,7 @@ proc_spawn(struct ev_loop *loop, const struct proc_spec *spec,
 	struct proc_failure	 f;
 	sigset_t		 all, old;
 	int			 outpipe[2] = { -1, -1 }, errpipe[2];
-	int			 status, saved;
+	int			 logfd = -1, status, saved, masking;
 	pid_t			 pid;
 
 	if (spec->argv == NULL || spec->argv[0] == NULL ||
@@ -586,22 +668,30 @@ proc_spawn(struct ev_loop *loop, const struct proc_spec *spec,
 		xasprintf(cause, "cannot open /dev/null: %s", strerror(errno));
 		return (NULL);
 	}
+	/* Masked: the child writes to us and we write the log. */
+	masking = spec->log_path != NULL && spec->nmask != 0;
 	if (spec->log_path != NULL) {
-		c.outfd = open(spec->log_path,
+		logfd = open(spec->log_path,
 		    O_WRONLY|O_APPEND|O_CREAT|O_NOCTTY|O_CLOEXEC, 0640);
-		if (c.outfd == -1) {
+		if (logfd == -1) {
 			xasprintf(cause, "cannot open %s: %s", spec->log_path,
 			    strerror(errno));
 			close(c.nullfd);
 			return (NULL);
 		}
-	} else {
+	}
+	if (spec->log_path == NULL || masking) {
 		if (pipe2(outpipe, O_CLOEXEC) != 0) {
 			xasprintf(cause, "pipe: %s", strerror(errno));
 			close(c.nullfd);
+			if (logfd != -1)
+				close(logfd);
 			return (NULL);
 		}
 		c.outfd = outpipe[1];
+	} else {
+		c.outfd = logfd;
+		logfd = -1;
 	}
 	if (pipe2(errpipe, O_CLOEXEC) != 0) {
 		xasprintf(cause, "pipe: %s", strerror(errno));
@@ -609,6 +699,8 @@ proc_spawn(struct ev_loop *loop, const struct proc_spec *spec,
 		close(c.outfd);
 		if (outpipe[0] != -1)
 			close(outpipe[0]);
+		if (logfd != -1)
+			close(logfd);
 		return (NULL);
 	}
 	c.errfd = errpipe[1];
@@ -661,6 +753,10 @@ proc_spawn(struct ev_loop *loop, const struct proc_spec *spec,
 	p->capture_max = spec->capture_max != 0 ? spec->capture_max :
 	    PROC_CAPTURE_MAX;
 	buf_init(&p->output, 0);
+	p->logfd = logfd;
+	buf_init(&p->masked, 0);
+	if (masking)
+		p->mask = mask_create(spec->mask, spec->nmask);
 	p->grace_ms = spec->kill_grace_ms != 0 ? spec->kill_grace_ms :
 	    PROC_KILL_GRACE;
 	p->started = ev_now(loop);
@@ -679,6 +775,8 @@ fail:
 	close(errpipe[0]);
 	if (outpipe[0] != -1)
 		close(outpipe[0]);
+	if (logfd != -1)
+		close(logfd);
 	return (NULL);
 }
 
@@ -722,6 +820,7 @@ proc_free(struct proc *p)
 	ev_timer_del(p->timer);
 	p->timer = NULL;
 	proc_close_capture(p);
+	proc_log_close(p, 0);
 	buf_release(&p->output);
 	if (p->state != PROC_KILLED) {
 		proc_signal(p, SIGKILL);

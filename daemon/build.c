@@ -25,15 +25,47 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "daemon.h"
 
 #define PIPELINE_FILE		"beekeeper.yml"
 #define PIPELINE_FILE_MAX	(1024 * 1024)
+#define ARCHIVE_MAX		(512ULL * 1024 * 1024)
+/* 5xx and network errors: about eight minutes of backoff in all. */
+#define ENGINE_GITHUB_ATTEMPTS	10
+#define COLLAB_TTL_MS		(10 * 60 * 1000)
+
+/* Whether a user is a repository's collaborator, as GitHub said lately. */
+struct collab {
+	char			*repo;
+	char			*user;
+	int			 yes;
+	int64_t			 until;
+	LIST_ENTRY(collab)	 entry;
+};
+
+/* One download of a commit's tarball, and who waits for it. */
+struct archive_wait {
+	source_cb		 cb;
+	void			*arg;
+};
+struct archive_job {
+	struct engine		*e;
+	char			*path;
+	struct archive_wait	*waits;
+	size_t			 nwaits;
+	uint64_t		 call;
+	struct ev_timer		*timer;
+	LIST_ENTRY(archive_job)	 entry;
+};
 
 struct engine {
 	struct ev_loop		*loop;
@@ -41,6 +73,10 @@ struct engine {
 	const struct config	**conf;
 	struct source		*source;
 	struct pools		*pools;
+	struct github		*gh;
+	struct report		*report;
+	LIST_HEAD(, collab)	 collabs;
+	LIST_HEAD(, archive_job) archives;
 	TAILQ_HEAD(, build)	 builds;	/* not finished */
 	int			 in_batch;	/* a transaction is open */
 	int			 pending;	/* changes may be queued */
@@ -162,6 +198,8 @@ build_free(struct build *b)
 	free(b->ref);
 	free(b->sha);
 	free(b->reason);
+	free(b->sender);
+	free(b->approval);
 	free(b);
 }
 
@@ -195,6 +233,7 @@ task_set_state(struct engine *e, struct task *t, enum task_state state,
 	else if (task_finished(t))
 		t->finished_at = now;
 	db_task_update(e->db, t);
+	report_task(e->report, t);
 	log_info("build %lld: task %s %s%s%s", (long long)t->build->id,
 	    t->slug, task_state_names[state], reason != NULL ? ": " : "",
 	    reason != NULL ? reason : "");
@@ -218,6 +257,7 @@ build_set_state(struct engine *e, struct build *b, enum build_state state,
 	if (build_finished(b))
 		b->finished_at = now;
 	db_build_update(e->db, b);
+	report_build(e->report, b);
 	log_info("build %lld: %s %s at %.12s %s%s%s", (long long)b->id,
 	    b->project, b->pr != 0 ? "pull request" : b->ref, b->sha,
 	    build_state_names[state], reason != NULL ? ": " : "",
@@ -228,13 +268,17 @@ build_set_state(struct engine *e, struct build *b, enum build_state state,
 	}
 }
 
+/* One archive per commit: OWNER+NAME@SHA.tar.gz ('+' is in no name). */
 char *
 engine_archive_path(struct engine *e, struct build *b)
 {
-	char	*path;
+	char	*path, *p;
 
-	xasprintf(&path, "%s/archives/%lld.tar.gz", (*e->conf)->state_dir,
-	    (long long)b->id);
+	xasprintf(&path, "%s/archives/%s@%s.tar.gz", (*e->conf)->state_dir,
+	    b->project, b->sha);
+	p = path + strlen((*e->conf)->state_dir) + strlen("/archives/");
+	if ((p = strchr(p, '/')) != NULL)
+		*p = '+';
 	return (path);
 }
 
@@ -398,6 +442,7 @@ engine_plan(struct engine *e, struct build *b, struct pipeline *pl)
 			b->tasks = xreallocarray(b->tasks, b->ntasks + 1,
 			    sizeof *b->tasks);
 			b->tasks[b->ntasks++] = t;
+			report_task(e->report, t);
 		}
 	}
 	if (b->ntasks == 0) {
@@ -469,20 +514,66 @@ fetch_read(const char *data, size_t len, const char *cause, void *arg)
 	free(fc);
 }
 
+/* The pipeline file from GitHub's contents API, as fetch_read wants it. */
+static void
+fetch_contents(const struct github_response *gr, void *arg)
+{
+	struct fetch_ctx	*fc = arg;
+	struct build		*b;
+	char			*cause = NULL;
+
+	if (gr->status == 200 && gr->body != NULL) {
+		buf_add(gr->body, "", 1);	/* NUL-terminated for YAML */
+		fetch_read(gr->body->data, gr->body->len - 1, NULL, fc);
+		return;
+	}
+	if ((b = engine_find(fc->e, fc->build_id)) == NULL) {
+		free(fc);
+		return;
+	}
+	if (gr->status == 404)
+		xasprintf(&cause, "no %s in %s at %.12s: add one to build "
+		    "this repository", PIPELINE_FILE, b->project, b->sha);
+	else if (gr->cause != NULL)
+		xasprintf(&cause, "cannot read %s from GitHub: %s",
+		    PIPELINE_FILE, gr->cause);
+	else
+		xasprintf(&cause, "cannot read %s from GitHub: it answered "
+		    "%ld", PIPELINE_FILE, gr->status);
+	fetch_read(NULL, 0, cause, fc);
+	free(cause);
+}
+
 /*
- * Read the pipeline file at the build's commit, fetching the commit into
- * the mirror first only if it is not there yet, then plan it.
+ * Read the pipeline file at the build's commit, then plan it: from GitHub
+ * when the daemon has credentials, otherwise from the repository's mirror,
+ * fetching the commit first only if it is not there yet.
  */
 static void
 engine_fetch(struct engine *e, struct build *b)
 {
 	struct fetch_ctx	*fc;
-	char			*cause = NULL;
+	struct github_call	 gc;
+	char			*cause = NULL, *path;
 
 	fc = xcalloc(1, sizeof *fc);
 	fc->e = e;
 	fc->build_id = b->id;
 	b->busy = 1;
+	if (github_enabled(e->gh)) {
+		xasprintf(&path, "/repos/%s/contents/%s?ref=%s", b->project,
+		    PIPELINE_FILE, b->sha);
+		memset(&gc, 0, sizeof gc);
+		gc.repo = b->project;
+		gc.path = path;
+		gc.accept = "application/vnd.github.raw+json";
+		gc.raw = 1;
+		gc.max_size = PIPELINE_FILE_MAX;
+		gc.attempts = ENGINE_GITHUB_ATTEMPTS;
+		github_call(e->gh, &gc, fetch_contents, fc);
+		free(path);
+		return;
+	}
 	if (source_read_fetching(e->source, b->project, b->clone_url, b->sha,
 	    PIPELINE_FILE, PIPELINE_FILE_MAX, fetch_read, fc, &cause) != 0) {
 		b->busy = 0;
@@ -490,6 +581,459 @@ engine_fetch(struct engine *e, struct build *b)
 		free(cause);
 		free(fc);
 	}
+}
+
+/* A fork's build waits: only an admin can let it run. */
+static void
+engine_hold(struct engine *e, struct build *b)
+{
+	set_reason(&b->approval, "required");
+	db_build_update(e->db, b);
+	report_build(e->report, b);
+	log_info("build %lld: waits for an admin's approval: pull request "
+	    "from a fork by %s, who is not a collaborator of %s",
+	    (long long)b->id, b->sender != NULL ? b->sender : "(unknown)",
+	    b->project);
+}
+
+static struct collab *
+engine_collab(struct engine *e, const char *repo, const char *user)
+{
+	struct collab	*c, *next;
+
+	for (c = LIST_FIRST(&e->collabs); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (c->until <= ev_time(e->loop)) {
+			LIST_REMOVE(c, entry);
+			free(c->repo);
+			free(c->user);
+			free(c);
+		} else if (strcmp(c->repo, repo) == 0 &&
+		    strcmp(c->user, user) == 0)
+			return (c);
+	}
+	return (NULL);
+}
+
+struct collab_ctx {
+	struct engine	*e;
+	int64_t		 build_id;
+	char		*repo;
+	char		*user;
+};
+
+static void
+engine_collab_done(const struct github_response *gr, void *arg)
+{
+	struct collab_ctx	*cc = arg;
+	struct engine		*e = cc->e;
+	struct collab		*c;
+	struct build		*b;
+
+	/* 204: a collaborator; 404: not; anything else: not known. */
+	if (gr->status == 204 || gr->status == 404) {
+		c = xcalloc(1, sizeof *c);
+		c->repo = cc->repo;
+		c->user = cc->user;
+		cc->repo = cc->user = NULL;
+		c->yes = gr->status == 204;
+		c->until = ev_time(e->loop) + COLLAB_TTL_MS;
+		LIST_INSERT_HEAD(&e->collabs, c, entry);
+	} else
+		log_warn("github: cannot tell whether %s is a collaborator "
+		    "of %s: %s", cc->user, cc->repo, gr->cause != NULL ?
+		    gr->cause : "unexpected answer");
+	if ((b = engine_find(e, cc->build_id)) != NULL &&
+	    b->state == BUILD_FETCHING && b->busy) {
+		b->busy = 0;
+		if (gr->status == 204)
+			engine_fetch(e, b);
+		else
+			engine_hold(e, b);
+	}
+	free(cc->repo);
+	free(cc->user);
+	free(cc);
+}
+
+/*
+ * Start a new build: a pull request from a fork whose author is not a
+ * collaborator waits for approval (unless forks are trusted); any other
+ * reads its pipeline.
+ */
+static void
+engine_start(struct engine *e, struct build *b)
+{
+	const struct config	*conf = *e->conf;
+	struct collab		*c;
+	struct collab_ctx	*cc;
+	struct github_call	 gc;
+	char			*path;
+
+	if (!b->fork || b->pr == 0 || conf->github_trust_forks ||
+	    b->approval != NULL) {
+		engine_fetch(e, b);
+		return;
+	}
+	if (b->sender == NULL || !github_enabled(e->gh)) {
+		engine_hold(e, b);
+		return;
+	}
+	if ((c = engine_collab(e, b->project, b->sender)) != NULL) {
+		if (c->yes)
+			engine_fetch(e, b);
+		else
+			engine_hold(e, b);
+		return;
+	}
+	cc = xcalloc(1, sizeof *cc);
+	cc->e = e;
+	cc->build_id = b->id;
+	cc->repo = xstrdup(b->project);
+	cc->user = xstrdup(b->sender);
+	xasprintf(&path, "/repos/%s/collaborators/%s", b->project, b->sender);
+	memset(&gc, 0, sizeof gc);
+	gc.repo = b->project;
+	gc.path = path;
+	gc.attempts = ENGINE_GITHUB_ATTEMPTS;
+	b->busy = 1;
+	github_call(e->gh, &gc, engine_collab_done, cc);
+	free(path);
+}
+
+/*
+ * An admin lets a waiting build run (and, if it is a fork's, have the
+ * project's secrets). Returns 0, or -1 with *cause saying why not.
+ */
+int
+engine_approve_build(struct engine *e, int64_t id, const char *who,
+    char **cause)
+{
+	struct build	*b;
+
+	if ((b = engine_find(e, id)) == NULL) {
+		xasprintf(cause, "build %lld is not running or waiting",
+		    (long long)id);
+		return (-1);
+	}
+	if (b->approval == NULL || strcmp(b->approval, "required") != 0) {
+		xasprintf(cause, "build %lld does not need approval",
+		    (long long)id);
+		return (-1);
+	}
+	set_reason(&b->approval, "approved");
+	db_build_update(e->db, b);
+	log_info("build %lld: approved by %s", (long long)id, who);
+	engine_fetch(e, b);
+	return (0);
+}
+
+/*
+ * Approve a project: its newest held change is built. Returns 1 if it
+ * was not approved before, 0 if it was, -1 on a store error.
+ */
+int
+engine_approve_project(struct engine *e, const char *repo, const char *who)
+{
+	int	 rv;
+
+	if ((rv = db_project_approve(e->db, repo, ev_time(e->loop))) > 0) {
+		log_info("project %s: approved by %s", repo, who);
+		e->pending = 1;
+	}
+	return (rv);
+}
+
+/* The configuration was (re)loaded: approve the projects it lists. */
+void
+engine_config_changed(struct engine *e)
+{
+	const struct config	*conf = *e->conf;
+	size_t			 i;
+
+	for (i = 0; i < conf->napproved; i++)
+		engine_approve_project(e, conf->approved[i],
+		    "the configuration");
+}
+
+/* May this build's tasks have the project's secrets? */
+static int
+build_trusted(const struct build *b)
+{
+	return (!b->fork || (b->approval != NULL &&
+	    strcmp(b->approval, "approved") == 0));
+}
+
+static int
+engine_var_applies(const struct config_var *v, const struct task *t,
+    int project, int image)
+{
+	if ((v->project != NULL) != project || (v->image != NULL) != image)
+		return (0);
+	if (project && strcasecmp(v->project, t->build->project) != 0)
+		return (0);
+	if (image && (t->image == NULL || strcmp(v->image, t->image) != 0))
+		return (0);
+	return (1);
+}
+
+/*
+ * The admin's variables and secrets for a task, into env: global ones,
+ * then the project's; within each, those for every image, then those for
+ * the task's image, each overriding the one before. A build that may not
+ * have secrets gets none. Every secret of the project, given or not, is
+ * added to masks (values borrowed from the config), so no task output
+ * shows one.
+ */
+void
+engine_task_vars(struct engine *e, const struct task *t, json_t *env,
+    const char ***masks, size_t *nmasks)
+{
+	const struct config	*conf = *e->conf;
+	const struct config_var	*v;
+	size_t			 i;
+	int			 pass, trusted = build_trusted(t->build);
+
+	for (pass = 0; pass < 4; pass++) {
+		for (i = 0; i < conf->nvars; i++) {
+			v = &conf->vars[i];
+			if (!engine_var_applies(v, t, pass >= 2, pass % 2))
+				continue;
+			if (v->secret && !trusted)
+				continue;
+			json_object_set_new(env, v->name,
+			    json_string(v->value));
+		}
+	}
+	for (i = 0; i < conf->nvars; i++) {
+		v = &conf->vars[i];
+		if (!v->secret || v->value_len == 0 || (v->project != NULL &&
+		    strcasecmp(v->project, t->build->project) != 0))
+			continue;
+		*masks = xreallocarray(*masks, *nmasks + 1, sizeof **masks);
+		(*masks)[(*nmasks)++] = v->value;
+	}
+}
+
+/*
+ * Does a push to this branch build? The project's push_branches patterns
+ * if the configuration has some, else only the repository's default
+ * branch (when the delivery names it).
+ */
+static int
+engine_push_builds(struct engine *e, const struct change_row *c,
+    char **why)
+{
+	const struct config		*conf = *e->conf;
+	const struct config_branches	*br;
+	size_t				 i, j;
+
+	for (i = 0; i < conf->npush_branches; i++) {
+		br = &conf->push_branches[i];
+		if (strcasecmp(br->repo, c->repo) != 0)
+			continue;
+		for (j = 0; j < br->npatterns; j++) {
+			if (fnmatch(br->patterns[j], c->ref, 0) == 0)
+				return (1);
+		}
+		xasprintf(why, "push to branch %s, which projects.push_branches "
+		    "does not build for %s", c->ref, c->repo);
+		return (0);
+	}
+	if (c->default_branch == NULL ||
+	    strcmp(c->default_branch, c->ref) == 0)
+		return (1);
+	xasprintf(why, "push to branch %s: only the default branch (%s) "
+	    "builds on push", c->ref, c->default_branch);
+	return (0);
+}
+
+static void
+archive_job_free(struct archive_job *aj)
+{
+	ev_timer_del(aj->timer);
+	LIST_REMOVE(aj, entry);
+	free(aj->path);
+	free(aj->waits);
+	free(aj);
+}
+
+/* The job goes before its waiters hear: they may ask again, or cancel. */
+static void
+archive_job_end(struct archive_job *aj, int rv, const char *cause)
+{
+	struct archive_wait	*waits = aj->waits;
+	size_t			 i, n = aj->nwaits;
+
+	aj->waits = NULL;
+	archive_job_free(aj);
+	for (i = 0; i < n; i++)
+		waits[i].cb(rv, cause, waits[i].arg);
+	free(waits);
+}
+
+/* Write len bytes to path through a temporary file, durably. */
+static int
+write_file_atomic(const char *path, const char *p, size_t len, char **cause)
+{
+	char	*tmp;
+	ssize_t	 n;
+	int	 fd, rv = -1;
+
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0640)) == -1)
+		goto out;
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		p += n;
+		len -= n;
+	}
+	if (len == 0 && fsync(fd) == 0)
+		rv = 0;
+	if (close(fd) != 0)
+		rv = -1;
+	if (rv == 0 && rename(tmp, path) != 0)
+		rv = -1;
+out:
+	if (rv != 0) {
+		xasprintf(cause, "%s: %s", tmp, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	return (rv);
+}
+
+static void
+archive_have(struct ev_loop *loop, void *arg)
+{
+	struct archive_job	*aj = arg;
+
+	(void)loop;
+	aj->timer = NULL;
+	archive_job_end(aj, 0, NULL);
+}
+
+static void
+archive_made(int rv, const char *cause, void *arg)
+{
+	archive_job_end(arg, rv, cause);
+}
+
+static void
+archive_downloaded(const struct github_response *gr, void *arg)
+{
+	struct archive_job	*aj = arg;
+	char			*cause = NULL;
+
+	aj->call = 0;
+	if (gr->status != 200 || gr->body == NULL) {
+		if (gr->cause != NULL)
+			xasprintf(&cause, "cannot download the commit's "
+			    "tarball: %s", gr->cause);
+		else
+			xasprintf(&cause, "cannot download the commit's "
+			    "tarball: GitHub answered %ld", gr->status);
+		archive_job_end(aj, -1, cause);
+		free(cause);
+		return;
+	}
+	if (write_file_atomic(aj->path, gr->body->data, gr->body->len,
+	    &cause) != 0) {
+		archive_job_end(aj, -1, cause);
+		free(cause);
+		return;
+	}
+	archive_job_end(aj, 0, NULL);
+}
+
+/*
+ * Make sure the commit's archive (engine_archive_path) exists, then call
+ * cb: downloaded from GitHub with the daemon's credentials, so private
+ * repositories need none in their tasks, or made from the mirror. One
+ * download per commit however many ask at once. Returns -1 with *cause
+ * if it cannot even start; cb is never called before this returns.
+ */
+int
+engine_archive(struct engine *e, struct build *b, source_cb cb, void *arg,
+    char **cause)
+{
+	struct archive_job	*aj;
+	struct github_call	 gc;
+	struct stat		 sb;
+	char			*path, *url;
+
+	path = engine_archive_path(e, b);
+	LIST_FOREACH(aj, &e->archives, entry) {
+		if (strcmp(aj->path, path) == 0)
+			break;
+	}
+	if (aj == NULL) {
+		aj = xcalloc(1, sizeof *aj);
+		aj->e = e;
+		aj->path = path;
+		path = NULL;
+		LIST_INSERT_HEAD(&e->archives, aj, entry);
+		if (stat(aj->path, &sb) == 0) {
+			/* Have it: answer from the loop, never from here. */
+			aj->timer = ev_timer_add(e->loop, 0, archive_have,
+			    aj);
+			goto wait;
+		}
+		if (!github_enabled(e->gh)) {
+			if (source_archive(e->source, b->project, b->sha,
+			    aj->path, archive_made, aj, cause) != 0) {
+				archive_job_free(aj);
+				return (-1);
+			}
+			goto wait;
+		}
+		xasprintf(&url, "/repos/%s/tarball/%s", b->project, b->sha);
+		memset(&gc, 0, sizeof gc);
+		gc.repo = b->project;
+		gc.path = url;
+		gc.raw = 1;
+		gc.max_size = ARCHIVE_MAX;
+		gc.attempts = ENGINE_GITHUB_ATTEMPTS;
+		aj->call = github_call(e->gh, &gc, archive_downloaded, aj);
+		free(url);
+	}
+wait:
+	free(path);
+	aj->waits = xreallocarray(aj->waits, aj->nwaits + 1,
+	    sizeof *aj->waits);
+	aj->waits[aj->nwaits].cb = cb;
+	aj->waits[aj->nwaits++].arg = arg;
+	return (0);
+}
+
+/* Forget a waiter (its request went away); the download goes on. */
+void
+engine_archive_cancel(struct engine *e, void *arg)
+{
+	struct archive_job	*aj;
+	size_t			 i;
+
+	LIST_FOREACH(aj, &e->archives, entry) {
+		for (i = 0; i < aj->nwaits; i++) {
+			if (aj->waits[i].arg != arg)
+				continue;
+			memmove(&aj->waits[i], &aj->waits[i + 1],
+			    (aj->nwaits - i - 1) * sizeof *aj->waits);
+			aj->nwaits--;
+			return;
+		}
+	}
+}
+
+int
+engine_github_mode(struct engine *e)
+{
+	return (github_enabled(e->gh));
 }
 
 /*
@@ -570,10 +1114,14 @@ engine_change(struct change_row *c, void *arg)
 		    conf->auto_approve, ev_time(e->loop));
 		state = xstrdup(conf->auto_approve ? "approved" : "pending");
 	}
+	github_installation_seen(e->gh, c->repo, c->installation);
 	if (strcmp(state, "approved") != 0) {
 		xasprintf(&reason, "project %s is %s, not approved", c->repo,
 		    state);
-		db_change_done(e->db, c->id, "ignored", reason);
+		if (strcmp(state, "pending") == 0)
+			db_change_hold(e->db, c->id, reason);
+		else
+			db_change_done(e->db, c->id, "ignored", reason);
 		log_info("change %lld: %s", (long long)c->id, reason);
 		free(reason);
 		goto out;
@@ -585,6 +1133,13 @@ engine_change(struct change_row *c, void *arg)
 	else
 		event = "push";
 	closed = c->action != NULL && strcmp(c->action, "closed") == 0;
+	if (strcmp(event, "push") == 0 && c->ref != NULL &&
+	    !engine_push_builds(e, c, &reason)) {
+		db_change_done(e->db, c->id, "ignored", reason);
+		log_info("change %lld: %s", (long long)c->id, reason);
+		free(reason);
+		goto out;
+	}
 
 	for (b = TAILQ_FIRST(&e->builds); b != NULL; b = next) {
 		next = TAILQ_NEXT(b, entry);
@@ -614,6 +1169,8 @@ engine_change(struct change_row *c, void *arg)
 	b->pr = c->pr;
 	b->sha = xstrdup(c->sha);
 	b->fork = c->fork;
+	b->sender = c->sender != NULL ? xstrdup(c->sender) : NULL;
+	b->installation = c->installation;
 	b->state = BUILD_FETCHING;
 	b->created_at = ev_time(e->loop);
 	if (db_build_insert(e->db, b) != 0) {
@@ -621,6 +1178,7 @@ engine_change(struct change_row *c, void *arg)
 		goto out;
 	}
 	db_change_done(e->db, c->id, "done", NULL);
+	report_build(e->report, b);
 	TAILQ_INSERT_TAIL(&e->builds, b, entry);
 	e->fresh = xreallocarray(e->fresh, e->nfresh + 1, sizeof *e->fresh);
 	e->fresh[e->nfresh++] = b->id;
@@ -663,7 +1221,7 @@ engine_before_sleep(struct ev_loop *loop, void *arg)
 	for (i = 0; i < e->nfresh; i++) {
 		if ((b = engine_find(e, e->fresh[i])) != NULL &&
 		    b->state == BUILD_FETCHING && !b->busy)
-			engine_fetch(e, b);
+			engine_start(e, b);
 	}
 	e->nfresh = 0;
 	pools_schedule(e->pools);
@@ -752,10 +1310,14 @@ engine_resume_build(struct build *b, void *arg)
 	size_t		 i;
 
 	TAILQ_INSERT_TAIL(&e->builds, b, entry);
+	github_installation_seen(e->gh, b->project, b->installation);
 	if (b->state == BUILD_FETCHING) {
+		if (b->approval != NULL && strcmp(b->approval, "required") ==
+		    0)
+			return;
 		log_info("build %lld: fetching again after a restart",
 		    (long long)b->id);
-		engine_fetch(e, b);
+		engine_start(e, b);
 		return;
 	}
 	db_begin(e->db);
@@ -770,6 +1332,7 @@ engine_resume_build(struct build *b, void *arg)
 				set_reason(&t->reason, "lost twice when the "
 				    "daemon stopped while it ran");
 				db_task_update(e->db, t);
+				report_task(e->report, t);
 				continue;
 			}
 			t->infra_retry = 1;
@@ -803,7 +1366,7 @@ engine_resume(struct engine *e)
 
 struct engine *
 engine_create(struct ev_loop *loop, struct db *db,
-    const struct config **conf, char **cause)
+    const struct config **conf, struct github *gh, char **cause)
 {
 	static const char	*dirs[] = { "archives", "logs", "workspaces" };
 	struct engine		*e;
@@ -824,9 +1387,14 @@ engine_create(struct ev_loop *loop, struct db *db,
 	e->db = db;
 	e->conf = conf;
 	e->pending = 1;		/* what the last run left queued */
+	e->gh = gh;
+	e->report = report_create(loop, db, gh, conf);
 	TAILQ_INIT(&e->builds);
+	LIST_INIT(&e->collabs);
+	LIST_INIT(&e->archives);
 	if ((e->source = source_create(loop, (*conf)->state_dir, cause)) ==
 	    NULL) {
+		report_free(e->report);
 		free(e);
 		return (NULL);
 	}
@@ -841,9 +1409,10 @@ engine_create(struct ev_loop *loop, struct db *db,
 void
 engine_free(struct engine *e)
 {
-	struct build	*b;
-
-	size_t		 i;
+	struct build		*b;
+	struct collab		*c;
+	struct archive_job	*aj;
+	size_t			 i;
 
 	if (e == NULL)
 		return;
@@ -855,6 +1424,18 @@ engine_free(struct engine *e)
 	}
 	source_free(e->source);
 	pools_free(e->pools);
+	report_free(e->report);
+	while ((c = LIST_FIRST(&e->collabs)) != NULL) {
+		LIST_REMOVE(c, entry);
+		free(c->repo);
+		free(c->user);
+		free(c);
+	}
+	while ((aj = LIST_FIRST(&e->archives)) != NULL) {
+		if (aj->call != 0)
+			github_cancel(e->gh, aj->call);
+		archive_job_free(aj);
+	}
 	free(e->fresh);
 	while ((b = TAILQ_FIRST(&e->builds)) != NULL) {
 		TAILQ_REMOVE(&e->builds, b, entry);

@@ -36,6 +36,22 @@ struct profile {
 	uint64_t	 idle_timeout_ms;
 	uint64_t	 task_timeout_ms;
 };
+/* variables: and secrets: entries, layered by project and image. */
+struct config_var {
+	char		*name;
+	char		*value;		/* a secret's is read from file, wiped */
+	size_t		 value_len;
+	char		*file;		/* secrets only */
+	char		*project;	/* NULL: every project */
+	char		*image;		/* NULL: every task */
+	int		 secret;
+};
+/* projects.push_branches: a repository and its fnmatch(3) patterns. */
+struct config_branches {
+	char		*repo;
+	char		**patterns;
+	size_t		 npatterns;
+};
 struct config {
 	char		*path;
 	char		*listen;
@@ -52,9 +68,32 @@ struct config {
 	struct profile	*profiles;
 	size_t		 nprofiles;
 
+	/* github: the API, and how the daemon authenticates to it. */
+	char		*github_api_url;
+	char		*github_token_file;
+	char		*github_app_id;		/* digits */
+	char		*github_app_key_file;
+	char		*github_context;	/* status context prefix */
+	int		 github_trust_forks;
+
+	/* projects: */
+	char		**approved;		/* owner/name */
+	size_t		 napproved;
+	struct config_branches *push_branches;
+	size_t		 npush_branches;
+
+	/* variables: then secrets:, in file order. */
+	struct config_var *vars;
+	size_t		 nvars;
+
 	/* Read from webhook_secret_file; wiped when freed, never printed. */
 	char		*webhook_secret;
 	size_t		 webhook_secret_len;
+	/* Read from token_file and app_key_file, likewise. */
+	char		*github_token;
+	size_t		 github_token_len;
+	char		*github_app_key;	/* PEM */
+	size_t		 github_app_key_len;
 };
 struct config	*config_load(const char *, char **);
 void		 config_free(struct config *);
@@ -87,6 +126,8 @@ struct change {
 	int		 fork;
 	int		 deleted;
 	char		*sender;
+	int64_t		 installation;	/* the GitHub App's; 0: none */
+	char		*default_branch;
 	const char	*state;		/* "queued" or "ignored" */
 	const char	*reason;
 };
@@ -125,7 +166,29 @@ struct change_row {
 	char		*action;
 	int		 fork;
 	int		 deleted;
+	char		*sender;
+	int64_t		 installation;
+	char		*default_branch;
+	char		*base_ref;
 };
+/* What GitHub should show for one status context or check run. */
+struct report_row {
+	int64_t		 id;
+	char		*kind;		/* "status" or "check" */
+	char		*repo;
+	char		*sha;
+	char		*context;	/* a check run's name */
+	int64_t		 build_id;
+	int64_t		 installation;
+	char		*state;		/* check runs: status[:conclusion] */
+	char		*description;
+	char		*target_url;
+	char		*summary;	/* check runs' output */
+	char		*posted_state;	/* what GitHub has */
+	int64_t		 remote_id;	/* a check run's id */
+	u_int		 attempts;
+};
+typedef void	(*db_report_cb)(struct report_row *, void *);
 /* db_changes_queued gives at most this many changes at a time. */
 #define DB_CHANGES_PAGE		100
 #define DB_CHANGES_PAGE_SQL	"100"
@@ -147,6 +210,17 @@ int		 db_instance_save(struct db *, const char *, const char *,
 		    const char *, const char *, u_int, const char *, int64_t);
 int		 db_instances_end_all(struct db *, const char *, int64_t);
 int		 db_pool_cap(struct db *, const char *);
+int		 db_change_hold(struct db *, int64_t, const char *);
+int		 db_project_approve(struct db *, const char *, int64_t);
+void		 report_row_free(struct report_row *);
+int		 db_report_want(struct db *, const struct report_row *,
+		    int64_t);
+int		 db_reports_due(struct db *, int64_t, u_int, db_report_cb,
+		    void *);
+int		 db_report_posted(struct db *, int64_t, const char *, int64_t,
+		    const char *);
+int		 db_report_retry(struct db *, int64_t, int64_t, const char *);
+int		 db_reports_backlog(struct db *, int64_t *, int64_t *);
 
 /* build.c */
 enum build_state {
@@ -209,6 +283,9 @@ struct build {
 	int64_t		 pr;
 	char		*sha;
 	int		 fork;
+	char		*sender;
+	int64_t		 installation;
+	char		*approval;	/* NULL, "required" or "approved" */
 	enum build_state state;
 	u_int		 phase;
 	char		*reason;
@@ -229,8 +306,9 @@ int		 task_state_parse(const char *, enum task_state *);
 int		 task_finished(const struct task *);
 int		 build_finished(const struct build *);
 void		 build_free(struct build *);
+struct github;
 struct engine	*engine_create(struct ev_loop *, struct db *,
-		    const struct config **, char **);
+		    const struct config **, struct github *, char **);
 void		 engine_free(struct engine *);
 int		 engine_resume(struct engine *);
 void		 engine_task_started(struct engine *, struct task *, long);
@@ -240,6 +318,27 @@ struct build	*engine_build(struct engine *, int64_t);
 void		 engine_wake(void *);
 struct source	*engine_source(struct engine *);
 char		*engine_archive_path(struct engine *, struct build *);
+int		 engine_archive(struct engine *, struct build *,
+		    void (*)(int, const char *, void *), void *, char **);
+void		 engine_archive_cancel(struct engine *, void *);
+int		 engine_github_mode(struct engine *);
+int		 engine_approve_build(struct engine *, int64_t, const char *,
+		    char **);
+int		 engine_approve_project(struct engine *, const char *,
+		    const char *);
+void		 engine_config_changed(struct engine *);
+void		 engine_task_vars(struct engine *, const struct task *,
+		    json_t *, const char ***, size_t *);
+
+/* report.c */
+struct report;
+struct report	*report_create(struct ev_loop *, struct db *, struct github *,
+		    const struct config **);
+void		 report_free(struct report *);
+void		 report_task(struct report *, const struct task *);
+void		 report_build(struct report *, const struct build *);
+char		*report_context(const struct config *, const struct task *);
+int64_t		 report_backlog(struct report *);
 
 /* pool.c */
 struct pool;
@@ -426,6 +525,47 @@ int		 source_read_fetching(struct source *, const char *,
 		    source_file_cb, void *, char **);
 int		 source_archive(struct source *, const char *, const char *,
 		    const char *, source_cb, void *, char **);
+
+/* github.c */
+struct github;
+struct github_call {
+	const char	*method;	/* NULL: GET */
+	const char	*repo;		/* owner/name: whose installation */
+	const char	*path;		/* "/repos/..." under github.api_url */
+	const char	*body;		/* JSON text or NULL */
+	const char	*accept;	/* NULL: application/vnd.github+json */
+	int		 raw;		/* the answer is not JSON */
+	size_t		 max_size;	/* 0: 8 MB */
+	u_int		 attempts;	/* tries on 5xx and network errors */
+};
+/*
+ * status is 0 when no answer came (cause says why); otherwise cause is
+ * set only for a failure worth a sentence. json is the parsed body, if it
+ * was JSON; all of it is borrowed for the callback.
+ */
+struct github_response {
+	long				 status;
+	const char			*cause;
+	json_t				*json;
+	struct buf			*body;
+	const struct http_response	*http;
+};
+typedef void	(*github_cb)(const struct github_response *, void *);
+struct github	*github_create(struct ev_loop *, const struct config **,
+		    char **);
+void		 github_free(struct github *);
+int		 github_reload(struct github *, char **);
+int		 github_enabled(struct github *);
+int		 github_is_app_auth(struct github *);
+void		 github_installation_seen(struct github *, const char *,
+		    int64_t);
+uint64_t	 github_call(struct github *, const struct github_call *,
+		    github_cb, void *);
+void		 github_cancel(struct github *, uint64_t);
+uint64_t	 github_backoff(u_int);
+void		 github_limits(struct github *, int64_t *, int64_t *,
+		    int64_t *);
+void		 github_on_change(struct github *, void (*)(void *), void *);
 
 /* jwt.c */
 struct jwt_key;

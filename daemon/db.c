@@ -39,12 +39,25 @@ enum db_stmt {
 	STMT_INSTANCES_END,
 	STMT_BUILD_LATEST,
 	STMT_POOL_CAP,
+	STMT_CHANGE_HOLD,
+	STMT_PROJECT_APPROVE,
+	STMT_CHANGES_RELEASE,
+	STMT_CHANGES_UNHOLD,
+	STMT_REPORT_WANT,
+	STMT_REPORTS_DUE,
+	STMT_REPORT_POSTED,
+	STMT_REPORT_RETRY,
+	STMT_REPORTS_BACKLOG,
 	STMT_MAX
 };
 
 #define BUILD_COLUMNS \
 	"id, change_id, project, clone_url, event, ref, pr, sha, fork, " \
-	"state, phase, reason, created_at, started_at, finished_at"
+	"state, phase, reason, created_at, started_at, finished_at, " \
+	"sender, installation, approval"
+#define REPORT_COLUMNS \
+	"id, kind, repo, sha, context, build_id, installation, state, " \
+	"description, target_url, summary, posted_state, remote_id, attempts"
 #define TASK_COLUMNS \
 	"id, phase, phase_name, slug, name, image, run, profile, critical, " \
 	"timeout_ms, environment, state, exit_status, reason, attempt, " \
@@ -65,8 +78,8 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	[STMT_CHANGE_INSERT] =
 	    "INSERT INTO changes (delivery_id, event, repo, clone_url, "
 	    "ref_type, ref, base_ref, sha, pr, action, fork, sender, deleted, "
-	    "state, reason, created_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "state, reason, created_at, installation, default_branch) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[STMT_PROJECT_REGISTER] =
 	    "INSERT INTO projects (repo, clone_url, html_url, state, "
 	    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -74,7 +87,8 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "html_url = excluded.html_url, updated_at = excluded.updated_at",
 	[STMT_CHANGES_QUEUED] =
 	    "SELECT id, delivery_id, event, repo, clone_url, ref_type, ref, "
-	    "sha, pr, action, fork, deleted FROM changes "
+	    "sha, pr, action, fork, deleted, sender, installation, "
+	    "default_branch, base_ref FROM changes "
 	    "WHERE state = 'queued' ORDER BY id LIMIT " DB_CHANGES_PAGE_SQL,
 	[STMT_CHANGE_DONE] =
 	    "UPDATE changes SET state = ?, reason = ? WHERE id = ?",
@@ -82,11 +96,12 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "SELECT state FROM projects WHERE repo = ?",
 	[STMT_BUILD_INSERT] =
 	    "INSERT INTO builds (change_id, project, clone_url, event, ref, "
-	    "pr, sha, fork, state, phase, reason, created_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "pr, sha, fork, state, phase, reason, created_at, sender, "
+	    "installation, approval) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[STMT_BUILD_UPDATE] =
 	    "UPDATE builds SET state = ?, phase = ?, reason = ?, "
-	    "started_at = ?, finished_at = ? WHERE id = ?",
+	    "started_at = ?, finished_at = ?, approval = ? WHERE id = ?",
 	[STMT_BUILDS_ACTIVE] =
 	    "SELECT " BUILD_COLUMNS " FROM builds "
 	    "WHERE state IN ('fetching', 'running') ORDER BY id",
@@ -123,6 +138,50 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "UPDATE instances SET state = 'terminated', ended_at = ?, "
 	    "reason = 'the daemon restarted' WHERE driver = ? "
 	    "AND state NOT IN ('terminated', 'lost')",
+	[STMT_CHANGE_HOLD] =
+	    "UPDATE changes SET state = 'ignored', held = 1, reason = ? "
+	    "WHERE id = ?",
+	[STMT_PROJECT_APPROVE] =
+	    "INSERT INTO projects (repo, state, created_at, updated_at) "
+	    "VALUES (?1, 'approved', ?2, ?2) ON CONFLICT (repo) DO UPDATE "
+	    "SET state = 'approved', updated_at = ?2 "
+	    "WHERE state != 'approved'",
+	[STMT_CHANGES_RELEASE] =
+	    "UPDATE changes SET state = 'queued', held = 0, reason = NULL "
+	    "WHERE id = (SELECT MAX(id) FROM changes WHERE repo = ? "
+	    "AND held = 1)",
+	[STMT_CHANGES_UNHOLD] =
+	    "UPDATE changes SET held = 0, reason = 'not built: a newer "
+	    "change was built when the project was approved' "
+	    "WHERE repo = ? AND held = 1",
+	[STMT_REPORT_WANT] =
+	    "INSERT INTO reports (kind, repo, sha, context, build_id, "
+	    "installation, state, description, target_url, summary, "
+	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON CONFLICT (kind, repo, sha, context) DO UPDATE SET "
+	    "build_id = excluded.build_id, "
+	    "installation = excluded.installation, "
+	    "attempts = CASE WHEN state = excluded.state THEN attempts "
+	    "ELSE 0 END, "
+	    "next_at = CASE WHEN state = excluded.state THEN next_at "
+	    "ELSE 0 END, "
+	    "state = excluded.state, description = excluded.description, "
+	    "target_url = excluded.target_url, summary = excluded.summary, "
+	    "updated_at = excluded.updated_at",
+	[STMT_REPORTS_DUE] =
+	    "SELECT " REPORT_COLUMNS " FROM reports "
+	    "WHERE posted_state IS NOT state AND next_at <= ? "
+	    "ORDER BY id LIMIT ?",
+	[STMT_REPORT_POSTED] =
+	    "UPDATE reports SET posted_state = ?, "
+	    "remote_id = COALESCE(?, remote_id), attempts = 0, next_at = 0, "
+	    "last_error = ? WHERE id = ?",
+	[STMT_REPORT_RETRY] =
+	    "UPDATE reports SET attempts = attempts + 1, next_at = ?, "
+	    "last_error = ? WHERE id = ?",
+	[STMT_REPORTS_BACKLOG] =
+	    "SELECT COUNT(*), MIN(next_at) FROM reports "
+	    "WHERE posted_state IS NOT state",
 };
 
 /* Each entry moves the schema from version i to i + 1. */
@@ -238,6 +297,43 @@ static const char *db_migrations[] = {
 	"  name TEXT PRIMARY KEY NOT NULL,"
 	"  cap INTEGER"
 	");",
+
+	/*
+	 * 2 -> 3: GitHub. Changes of a project not yet approved are held;
+	 * builds know who asked for them and whether an admin must approve
+	 * them first; every status and check run GitHub should have is a
+	 * report, posted until what GitHub has is what we want.
+	 */
+	"ALTER TABLE changes ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE changes ADD COLUMN installation INTEGER;"
+	"ALTER TABLE changes ADD COLUMN default_branch TEXT;"
+	"CREATE INDEX changes_held ON changes (repo) WHERE held = 1;"
+	"ALTER TABLE builds ADD COLUMN sender TEXT;"
+	"ALTER TABLE builds ADD COLUMN installation INTEGER;"
+	"ALTER TABLE builds ADD COLUMN approval TEXT"
+	"  CHECK (approval IN ('required', 'approved'));"
+	"CREATE TABLE reports ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('status', 'check')),"
+	"  repo TEXT NOT NULL,"
+	"  sha TEXT NOT NULL,"
+	"  context TEXT NOT NULL,"
+	"  build_id INTEGER,"
+	"  installation INTEGER,"
+	"  state TEXT NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  target_url TEXT,"
+	"  summary TEXT,"
+	"  posted_state TEXT,"
+	"  remote_id INTEGER,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (kind, repo, sha, context)"
+	");"
+	"CREATE INDEX reports_due ON reports (next_at) "
+	"  WHERE posted_state IS NOT state;",
 };
 
 struct db {
@@ -416,6 +512,15 @@ db_bind_text(sqlite3_stmt *st, int col, const char *s)
 		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
 }
 
+static void
+db_bind_opt_int(sqlite3_stmt *st, int col, int64_t v, int present)
+{
+	if (present)
+		sqlite3_bind_int64(st, col, v);
+	else
+		sqlite3_bind_null(st, col);
+}
+
 static int
 db_step_done(struct db *db, sqlite3_stmt *st, const char *what)
 {
@@ -522,6 +627,8 @@ db_change_insert(struct db *db, const char *delivery_id,
 	db_bind_text(st, 14, c->state);
 	db_bind_text(st, 15, c->reason);
 	sqlite3_bind_int64(st, 16, now);
+	db_bind_opt_int(st, 17, c->installation, c->installation != 0);
+	db_bind_text(st, 18, c->default_branch);
 	return (db_step_done(db, st, "storing change"));
 }
 
@@ -552,15 +659,6 @@ db_col_dup(sqlite3_stmt *st, int col)
 	return (s != NULL ? xstrdup(s) : NULL);
 }
 
-static void
-db_bind_opt_int(sqlite3_stmt *st, int col, int64_t v, int present)
-{
-	if (present)
-		sqlite3_bind_int64(st, col, v);
-	else
-		sqlite3_bind_null(st, col);
-}
-
 void
 change_row_free(struct change_row *c)
 {
@@ -574,6 +672,9 @@ change_row_free(struct change_row *c)
 	free(c->ref);
 	free(c->sha);
 	free(c->action);
+	free(c->sender);
+	free(c->default_branch);
+	free(c->base_ref);
 	free(c);
 }
 
@@ -600,6 +701,10 @@ db_changes_queued(struct db *db, db_change_cb cb, void *arg)
 		c->action = db_col_dup(st, 9);
 		c->fork = sqlite3_column_int(st, 10);
 		c->deleted = sqlite3_column_int(st, 11);
+		c->sender = db_col_dup(st, 12);
+		c->installation = sqlite3_column_int64(st, 13);
+		c->default_branch = db_col_dup(st, 14);
+		c->base_ref = db_col_dup(st, 15);
 		rows = xreallocarray(rows, n + 1, sizeof *rows);
 		rows[n++] = c;
 	}
@@ -664,6 +769,9 @@ db_build_insert(struct db *db, struct build *b)
 	sqlite3_bind_int(st, 10, b->phase);
 	db_bind_text(st, 11, b->reason);
 	sqlite3_bind_int64(st, 12, b->created_at);
+	db_bind_text(st, 13, b->sender);
+	db_bind_opt_int(st, 14, b->installation, b->installation != 0);
+	db_bind_text(st, 15, b->approval);
 	if (db_step_done(db, st, "storing build") != 0)
 		return (-1);
 	b->id = sqlite3_last_insert_rowid(db->conn);
@@ -680,7 +788,8 @@ db_build_update(struct db *db, const struct build *b)
 	db_bind_text(st, 3, b->reason);
 	db_bind_opt_int(st, 4, b->started_at, b->started_at != 0);
 	db_bind_opt_int(st, 5, b->finished_at, b->finished_at != 0);
-	sqlite3_bind_int64(st, 6, b->id);
+	db_bind_text(st, 6, b->approval);
+	sqlite3_bind_int64(st, 7, b->id);
 	return (db_step_done(db, st, "updating build"));
 }
 
@@ -750,6 +859,9 @@ db_build_row(sqlite3_stmt *st)
 	b->created_at = sqlite3_column_int64(st, 12);
 	b->started_at = sqlite3_column_int64(st, 13);
 	b->finished_at = sqlite3_column_int64(st, 14);
+	b->sender = db_col_dup(st, 15);
+	b->installation = sqlite3_column_int64(st, 16);
+	b->approval = db_col_dup(st, 17);
 	return (b);
 }
 
@@ -902,4 +1014,171 @@ db_pool_cap(struct db *db, const char *pool)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return (cap < 0 ? -1 : cap);
+}
+
+/*
+ * A change of a project that is not approved: kept, marked held, so that
+ * approving the project can build it.
+ */
+int
+db_change_hold(struct db *db, int64_t id, const char *reason)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_CHANGE_HOLD];
+
+	db_bind_text(st, 1, reason);
+	sqlite3_bind_int64(st, 2, id);
+	return (db_step_done(db, st, "holding change"));
+}
+
+/*
+ * Approve a project (registering it if unknown) and queue its newest held
+ * change; the older held ones say why they were not built. Returns 1 if
+ * the project was not approved before, 0 if it was, -1 on error.
+ */
+int
+db_project_approve(struct db *db, const char *repo, int64_t now)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_PROJECT_APPROVE];
+	int		 changed;
+
+	db_bind_text(st, 1, repo);
+	sqlite3_bind_int64(st, 2, now);
+	if (db_step_done(db, st, "approving project") != 0)
+		return (-1);
+	changed = sqlite3_changes(db->conn) > 0;
+	st = db->stmts[STMT_CHANGES_RELEASE];
+	db_bind_text(st, 1, repo);
+	if (db_step_done(db, st, "releasing held change") != 0)
+		return (-1);
+	st = db->stmts[STMT_CHANGES_UNHOLD];
+	db_bind_text(st, 1, repo);
+	if (db_step_done(db, st, "releasing held changes") != 0)
+		return (-1);
+	return (changed);
+}
+
+void
+report_row_free(struct report_row *r)
+{
+	if (r == NULL)
+		return;
+	free(r->kind);
+	free(r->repo);
+	free(r->sha);
+	free(r->context);
+	free(r->state);
+	free(r->description);
+	free(r->target_url);
+	free(r->summary);
+	free(r->posted_state);
+	free(r);
+}
+
+/* Record what GitHub should show; the reporter posts it when it differs. */
+int
+db_report_want(struct db *db, const struct report_row *r, int64_t now)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_REPORT_WANT];
+
+	db_bind_text(st, 1, r->kind);
+	db_bind_text(st, 2, r->repo);
+	db_bind_text(st, 3, r->sha);
+	db_bind_text(st, 4, r->context);
+	db_bind_opt_int(st, 5, r->build_id, r->build_id != 0);
+	db_bind_opt_int(st, 6, r->installation, r->installation != 0);
+	db_bind_text(st, 7, r->state);
+	db_bind_text(st, 8, r->description != NULL ? r->description : "");
+	db_bind_text(st, 9, r->target_url);
+	db_bind_text(st, 10, r->summary);
+	sqlite3_bind_int64(st, 11, now);
+	return (db_step_done(db, st, "storing report"));
+}
+
+/* Reports GitHub does not have yet and that are due, oldest first. */
+int
+db_reports_due(struct db *db, int64_t now, u_int limit, db_report_cb cb,
+    void *arg)
+{
+	sqlite3_stmt		*st = db->stmts[STMT_REPORTS_DUE];
+	struct report_row	**rows = NULL, *r;
+	size_t			 n = 0, i;
+	int			 rc;
+
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = xcalloc(1, sizeof *r);
+		r->id = sqlite3_column_int64(st, 0);
+		r->kind = db_col_dup(st, 1);
+		r->repo = db_col_dup(st, 2);
+		r->sha = db_col_dup(st, 3);
+		r->context = db_col_dup(st, 4);
+		r->build_id = sqlite3_column_int64(st, 5);
+		r->installation = sqlite3_column_int64(st, 6);
+		r->state = db_col_dup(st, 7);
+		r->description = db_col_dup(st, 8);
+		r->target_url = db_col_dup(st, 9);
+		r->summary = db_col_dup(st, 10);
+		r->posted_state = db_col_dup(st, 11);
+		r->remote_id = sqlite3_column_int64(st, 12);
+		r->attempts = sqlite3_column_int(st, 13);
+		rows = xreallocarray(rows, n + 1, sizeof *rows);
+		rows[n++] = r;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (i = 0; i < n; i++)
+		cb(rows[i], arg);
+	free(rows);
+	if (rc != SQLITE_DONE)
+		return (db_fail(db, "reading due reports"));
+	return (0);
+}
+
+/*
+ * GitHub has state now (or the report was given up, error says why); a
+ * check run's id is kept for its updates.
+ */
+int
+db_report_posted(struct db *db, int64_t id, const char *state,
+    int64_t remote_id, const char *error)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_REPORT_POSTED];
+
+	db_bind_text(st, 1, state);
+	db_bind_opt_int(st, 2, remote_id, remote_id != 0);
+	db_bind_text(st, 3, error);
+	sqlite3_bind_int64(st, 4, id);
+	return (db_step_done(db, st, "marking report posted"));
+}
+
+int
+db_report_retry(struct db *db, int64_t id, int64_t next_at,
+    const char *error)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_REPORT_RETRY];
+
+	sqlite3_bind_int64(st, 1, next_at);
+	db_bind_text(st, 2, error);
+	sqlite3_bind_int64(st, 3, id);
+	return (db_step_done(db, st, "deferring report"));
+}
+
+/* How many reports GitHub does not have yet, and when the first is due. */
+int
+db_reports_backlog(struct db *db, int64_t *count, int64_t *next_at)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_REPORTS_BACKLOG];
+	int		 rc;
+
+	*count = 0;
+	*next_at = 0;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		*next_at = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return (db_fail(db, "counting reports"));
+	return (0);
 }

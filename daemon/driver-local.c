@@ -116,11 +116,13 @@ local_env_add(char ***envp, size_t *n, const char *name, const char *value)
 
 /*
  * The task's environment, as the 2017 service set it: what identifies the
- * commit, then the file's environment, which may override nothing of ours
- * that the sandbox relies on (PATH and HOME come last).
+ * commit, then the admin's variables and secrets (engine_task_vars), then
+ * the file's environment, which may override nothing of ours that the
+ * sandbox relies on (PATH and HOME come last). masks gets the secrets no
+ * output may show.
  */
 static char **
-local_env(struct local_run *lr)
+local_env(struct local_run *lr, const char ***masks, size_t *nmasks)
 {
 	struct task	*t = lr->task;
 	struct build	*b = t->build;
@@ -150,6 +152,7 @@ local_env(struct local_run *lr)
 	free(url);
 	json_object_set_new(vars, "TASK", json_string(t->slug));
 	json_object_set_new(vars, "LANG", json_string("C.UTF-8"));
+	engine_task_vars(local_engine(lr), t, vars, masks, nmasks);
 	file = json_loads(t->environment != NULL ? t->environment : "{}", 0,
 	    NULL);
 	json_object_foreach(file, k, v) {
@@ -209,13 +212,13 @@ local_start(struct local_run *lr)
 	struct task		*t = lr->task;
 	struct sandbox_spec	 sb;
 	struct proc_spec	 spec;
-	const char		*hide[2];
+	const char		**hide = NULL, **masks = NULL;
 	const struct profile	*pr;
 	char			**argv, **envp, *log, *dir, *cause = NULL, *eq;
 	const char		**names;
-	size_t			 n;
+	size_t			 n, nhide = 0, nmasks = 0, i;
 
-	envp = local_env(lr);
+	envp = local_env(lr, &masks, &nmasks);
 	for (n = 0; envp[n] != NULL; n++)
 		;
 	/* A container gets the same variables by name (docker run -e). */
@@ -226,12 +229,22 @@ local_start(struct local_run *lr)
 			*eq = '\0';
 	}
 
+	/* The store and every secret file stay out of the task's sight. */
+	hide = xcalloc(4 + conf->nvars, sizeof *hide);
+	hide[nhide++] = conf->state_dir;
+	hide[nhide++] = conf->webhook_secret_file;
+	if (conf->github_token_file != NULL)
+		hide[nhide++] = conf->github_token_file;
+	if (conf->github_app_key_file != NULL)
+		hide[nhide++] = conf->github_app_key_file;
+	for (i = 0; i < conf->nvars; i++) {
+		if (conf->vars[i].file != NULL)
+			hide[nhide++] = conf->vars[i].file;
+	}
 	memset(&sb, 0, sizeof sb);
-	hide[0] = conf->state_dir;
-	hide[1] = conf->webhook_secret_file;
 	sb.workspace = lr->workspace;
 	sb.hide = hide;
-	sb.nhide = nitems(hide);
+	sb.nhide = nhide;
 	sb.run = t->run;
 	sb.image = t->image;
 	sb.bwrap = sandbox_bwrap_works();
@@ -241,7 +254,9 @@ local_start(struct local_run *lr)
 	for (n = 0; names[n] != NULL; n++)
 		free((char *)names[n]);
 	free(names);
+	free(hide);
 	if (argv == NULL) {
+		free(masks);
 		local_env_free(envp);
 		local_finish(lr, TASK_ERRORED, -1, cause);
 		free(cause);
@@ -261,6 +276,8 @@ local_start(struct local_run *lr)
 	spec.cwd = lr->workspace;
 	spec.log_path = log;
 	spec.die_with_parent = 1;
+	spec.mask = masks;
+	spec.nmask = nmasks;
 	spec.timeout_ms = t->timeout_ms != 0 ? t->timeout_ms :
 	    pr != NULL ? pr->task_timeout_ms : 0;
 	if (t->timeout_ms == 0)
@@ -269,6 +286,7 @@ local_start(struct local_run *lr)
 	lr->proc = proc_spawn(local_loop(lr), &spec, local_exited, lr, &cause);
 	sandbox_argv_free(argv);
 	local_env_free(envp);
+	free(masks);
 	free(log);
 	if (lr->proc == NULL) {
 		local_finish(lr, TASK_ERRORED, -1, cause);
@@ -301,9 +319,53 @@ local_unpacked(struct proc *proc, const struct proc_result *r, void *arg)
 }
 
 /*
- * Start a task: make its workspace, write the commit's tree into it
- * straight from the repository's mirror (the engine fetched the commit
- * before planning), then run.
+ * The commit's archive from GitHub is there: unpack it into the workspace
+ * (GitHub's tarballs hold one top directory, OWNER-NAME-SHA).
+ */
+static void
+local_archived(int rv, const char *cause, void *arg)
+{
+	struct local_run	*lr = arg;
+	struct proc_spec	 spec;
+	char			*path, *reason, *err = NULL;
+	char			*argv[] = { "tar", "-x", "-z", "-f", NULL, "-C",
+				    NULL, "--strip-components=1",
+				    "--no-same-owner", NULL };
+	char			*envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C",
+				    NULL };
+
+	if (lr->cancelled) {
+		local_finish(lr, TASK_CANCELLED, -1, "cancelled");
+		return;
+	}
+	if (rv != 0) {
+		xasprintf(&reason, "could not get the commit's tree: %s",
+		    cause);
+		local_finish(lr, TASK_ERRORED, -1, reason);
+		free(reason);
+		return;
+	}
+	path = engine_archive_path(local_engine(lr), lr->task->build);
+	argv[4] = path;
+	argv[6] = lr->workspace;
+	memset(&spec, 0, sizeof spec);
+	spec.argv = argv;
+	spec.envp = envp;
+	spec.timeout_ms = LOCAL_UNPACK_TIMEOUT_MS;
+	spec.capture_max = 4096;
+	lr->proc = proc_spawn(local_loop(lr), &spec, local_unpacked, lr, &err);
+	free(path);
+	if (lr->proc == NULL) {
+		local_finish(lr, TASK_ERRORED, -1, err);
+		free(err);
+	}
+}
+
+/*
+ * Start a task: make its workspace and write the commit's tree into it,
+ * from the commit's archive when the daemon reads GitHub through its API,
+ * otherwise straight from the repository's mirror (the engine fetched the
+ * commit before planning); then run.
  */
 static int
 local_run(struct instance *in, struct task *t, char **cause)
@@ -338,6 +400,18 @@ local_run(struct instance *in, struct task *t, char **cause)
 		free(lr->workspace);
 		free(lr);
 		return (-1);
+	}
+	if (engine_github_mode(local_engine(lr))) {
+		lr->step = LOCAL_UNPACKING;
+		t->run_state = lr;
+		if (engine_archive(local_engine(lr), t->build, local_archived,
+		    lr, cause) != 0) {
+			t->run_state = NULL;
+			free(lr->workspace);
+			free(lr);
+			return (-1);
+		}
+		return (0);
 	}
 	/*
 	 * git checkout into the workspace with an index of its own beside
@@ -382,6 +456,7 @@ local_cancel(struct instance *in, struct task *t)
 	if (lr == NULL || lr->cancelled)
 		return;
 	lr->cancelled = 1;
+	/* Waiting for the archive: local_archived sees the flag. */
 	if (lr->proc != NULL)
 		proc_kill(lr->proc, lr->step == LOCAL_RUNNING ?
 		    PROC_KILL_TERM : PROC_KILL_NOW);
@@ -399,6 +474,7 @@ local_abandon(struct instance *in, struct task *t)
 
 	if (lr == NULL)
 		return;
+	engine_archive_cancel(local_engine(lr), lr);
 	proc_free(lr->proc);
 	t->run_state = NULL;
 	free(lr->workspace);

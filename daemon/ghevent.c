@@ -64,6 +64,7 @@ static int
 ghevent_repo(json_t *payload, struct ghevent *ev, char **cause)
 {
 	struct change	*c = &ev->change;
+	json_t		*inst;
 
 	if ((c->repo = ghevent_dup(payload, "repository.full_name")) == NULL) {
 		*cause = xstrdup("payload has no repository.full_name");
@@ -72,6 +73,10 @@ ghevent_repo(json_t *payload, struct ghevent *ev, char **cause)
 	c->clone_url = ghevent_dup(payload, "repository.clone_url");
 	c->html_url = ghevent_dup(payload, "repository.html_url");
 	c->sender = ghevent_dup(payload, "sender.login");
+	c->default_branch = ghevent_dup(payload, "repository.default_branch");
+	inst = json_object_get(json_object_get(payload, "installation"), "id");
+	if (json_is_integer(inst) && json_integer_value(inst) > 0)
+		c->installation = json_integer_value(inst);
 	return (0);
 }
 
@@ -238,5 +243,6 @@ ghevent_release(struct ghevent *ev)
 	free(c->sha);
 	free(c->action);
 	free(c->sender);
+	free(c->default_branch);
 	memset(ev, 0, sizeof *ev);
 }

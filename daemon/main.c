@@ -39,6 +39,7 @@ struct beekeeperd {
 	struct httpd		*httpd;
 	struct webhook		*webhook;
 	struct engine		*engine;
+	struct github		*github;
 	struct web		*web;
 	char			*db_path;
 	char			*pid_path;	/* the one locked */
@@ -180,7 +181,7 @@ static void
 on_reload_signal(struct ev_loop *loop, int signo, void *arg)
 {
 	struct beekeeperd	*bk = arg;
-	struct config		*conf;
+	struct config		*conf, *old;
 	char			*cause = NULL;
 
 	if ((conf = config_load(bk->conf->path, &cause)) == NULL) {
@@ -193,8 +194,19 @@ on_reload_signal(struct ev_loop *loop, int signo, void *arg)
 	reload_changed("state_dir", bk->conf->state_dir, conf->state_dir);
 	reload_changed("pid_file", bk->conf->pid_file, conf->pid_file);
 	public_url_fix(bk, conf);
-	config_free(bk->conf);
+	old = bk->conf;
 	bk->conf = conf;
+	if (github_reload(bk->github, &cause) != 0) {
+		log_error("reload: github.app_key_file: %s; keeping the "
+		    "running configuration", cause);
+		free(cause);
+		bk->conf = old;
+		config_free(conf);
+		github_reload(bk->github, &cause);
+		return;
+	}
+	config_free(old);
+	engine_config_changed(bk->engine);
 	log_info("reload: configuration read from %s", conf->path);
 }
 
@@ -297,10 +309,14 @@ main(int argc, char **argv)
 	if (intake_resume(bk.intake) < 0)
 		fatalx("store: cannot process stored deliveries: %s",
 		    db_error(bk.db));
+	if ((bk.github = github_create(bk.loop,
+	    (const struct config **)&bk.conf, &cause)) == NULL)
+		fatalx("github: %s", cause);
 	bk.engine = engine_create(bk.loop, bk.db,
-	    (const struct config **)&bk.conf, &cause);
+	    (const struct config **)&bk.conf, bk.github, &cause);
 	if (bk.engine == NULL)
 		fatalx("%s", cause);
+	engine_config_changed(bk.engine);
 	intake_on_commit(bk.intake, engine_wake, bk.engine);
 	if (engine_resume(bk.engine) != 0)
 		fatalx("store: cannot resume builds: %s", db_error(bk.db));
@@ -323,6 +339,7 @@ main(int argc, char **argv)
 	web_free(bk.web);
 	intake_free(bk.intake);
 	engine_free(bk.engine);
+	github_free(bk.github);
 	db_free(bk.db);
 	unlink(bk.pid_path);
 	close(bk.pid_fd);

@@ -230,8 +230,7 @@ web_code(struct httpd_req *req, struct web *w, struct build *b)
 		return;
 	}
 	httpd_set_data(req, path);
-	if (source_archive(engine_source(w->engine), b->project, b->sha, path,
-	    web_archived, req, &cause) != 0) {
+	if (engine_archive(w->engine, b, web_archived, req, &cause) != 0) {
 		httpd_set_data(req, NULL);
 		free(path);
 		httpd_respond(req, MHD_HTTP_NOT_FOUND, "404 no source for "
@@ -364,13 +363,13 @@ static const struct httpd_route web_badge_route = {
 	.end = web_badge,
 };
 
-/*
- * A request still waiting for its archive when the server stops: the
- * daemon frees the source after the server, so no callback comes later.
- */
+/* A request still waiting for its archive is gone: no callback comes. */
 static void
 web_cancel(struct httpd_req *req, void *arg)
 {
+	struct web	*w = arg;
+
+	engine_archive_cancel(w->engine, req);
 	free(httpd_get_data(req));
 	httpd_set_data(req, NULL);
 }

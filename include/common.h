@@ -115,6 +115,8 @@ struct proc_spec {
 	uint64_t	 timeout_ms;	/* 0: none */
 	uint64_t	 kill_grace_ms;	/* 0: PROC_KILL_GRACE */
 	int		 die_with_parent; /* SIGKILL if the daemon dies */
+	const char *const *mask;	/* secrets kept out of log_path */
+	size_t		 nmask;		/* 0: the child writes the log */
 };
 struct proc_result {
 	pid_t		 pid;
@@ -136,6 +138,14 @@ void		 proc_kill(struct proc *, int);
 void		 proc_free(struct proc *);
 pid_t		 proc_pid(struct proc *);
 int		 proc_running(struct proc *);
+
+/* mask.c */
+struct mask;
+struct mask	*mask_create(const char *const *, size_t);
+void		 mask_free(struct mask *);
+size_t		 mask_holdback(const struct mask *);
+int		 mask_feed(struct mask *, const void *, size_t, struct buf *);
+int		 mask_flush(struct mask *, struct buf *);
 
 /* pipeline.c */
 enum pipeline_event {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # 01-config: "beekeeperd -n" checks a config file. A good one exits 0 and
-# prints the effective config without the secret; a bad one exits 1 and
-# says "FILE:LINE: reason" on stderr.
+# prints the effective config without any secret (the webhook secret, the
+# GitHub token, the secrets: of the tasks); a bad one exits 1 and says
+# "FILE:LINE: reason" on stderr.
 #
 # The bad cases are data: each tests/data/config/NAME.yml has a
 # NAME.expect whose lines are fixed strings that must all appear in the
@@ -17,7 +18,7 @@ cases=$(cd "$BK_DATA/config" && ls -- *.yml 2>/dev/null)
 [ -n "$cases" ] || skip_all "no cases in $BK_DATA/config"
 ncases=$(printf '%s\n' "$cases" | wc -l)
 
-plan $((11 + 3 * ncases))
+plan $((18 + 3 * ncases))
 
 bk_tmpdir
 mkdir -p "$BK_STATE"
@@ -28,7 +29,15 @@ chmod 0644 "$secret644"
 # ---------------------------------------------------------- a good config
 
 BK_MAX_DELIVERY_SIZE=1K BK_LEGACY_SIGNATURES=true bk_write_config \
-    "pid_file: $BK_DIR/run.pid"
+    "pid_file: $BK_DIR/run.pid" \
+    "variables:" \
+    "  - name: PIP_INDEX_URL" \
+    "    value: https://pypi.example/simple/" \
+    "    project: beeware/toga" \
+    "secrets:" \
+    "  - name: TWINE_PASSWORD" \
+    "    file: $BK_SECRET_FILE" \
+    "    image: beekeeper/python"
 out=$("$BEEKEEPERD" -n -f "$BK_CONFIG" 2>"$BK_DIR/err")
 is "$?" 0 "-n on a good config exits 0"
 err=$(cat "$BK_DIR/err")
@@ -47,6 +56,10 @@ case "$out$err" in
 *"$BK_SECRET"*)	not_ok "-n never prints the secret" "$out" ;;
 *)		pass "-n never prints the secret" ;;
 esac
+like "$out" "^ +value: *\"?https://pypi\.example/simple/$end" \
+    "-n prints a variable's value"
+like "$out" "^ +file: *\"?$BK_SECRET_FILE\"?[[:space:]]*#.*not shown" \
+    "-n prints a secret's file, saying its value is not shown"
 ok "-n does not start a daemon (no pid file)" test ! -e "$BK_DIR/run.pid"
 
 # The effective config is itself a config that means the same.
@@ -61,6 +74,27 @@ else
 	not_ok "-n output read back with -n gives the same config" \
 	    "exit $rc" "$(diff -u "$BK_DIR/want" "$BK_DIR/got")"
 fi
+
+# A GitHub token is a secret like the others.
+bk_config_text | awk -v f="$BK_SECRET_FILE" \
+    '{ print } /^github:$/ { print "  token_file: " f }' >"$BK_DIR/token.yml"
+out=$("$BEEKEEPERD" -n -f "$BK_DIR/token.yml" 2>"$BK_DIR/err")
+is "$?" 0 "-n on a config with a token exits 0"
+err=$(cat "$BK_DIR/err")
+like "$out" "^ +token_file: *\"?$BK_SECRET_FILE\"?[[:space:]]*#.*not shown" \
+    "-n prints token_file, saying the token is not shown"
+like "$out" "^ +api_url: *\"?https://api\.github\.com$end" \
+    "-n prints the default api_url"
+case "$out$err" in
+*"$BK_SECRET"*)	not_ok "-n never prints the token" "$out" ;;
+*)		pass "-n never prints the token" ;;
+esac
+"$BEEKEEPERD" -n -f "$BK_DIR/token.yml" 2>&1 | grep -v '^#' >"$BK_DIR/want"
+printf '%s\n' "$out" >"$BK_DIR/effective.yml"
+"$BEEKEEPERD" -n -f "$BK_DIR/effective.yml" 2>&1 | grep -v '^#' \
+    >"$BK_DIR/got"
+same_text "$BK_DIR/got" "$BK_DIR/want" \
+    "-n output with a token read back with -n gives the same config"
 
 # ----------------------------------------------------------- bad configs
 

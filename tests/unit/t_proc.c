@@ -332,6 +332,141 @@ test_log(struct ev_loop *loop)
 	done_reset(&d);
 }
 
+/* The log of a task given secrets: masked by us, never raw on disk. */
+static void
+test_log_mask(struct ev_loop *loop)
+{
+	struct proc_spec spec;
+	struct proc	*p;
+	struct done	 d = { 0 };
+	const char	*secrets[] = { "token-123", "" };
+	char		*log = tmp_path("masked"), *stop = tmp_path("stop");
+	char		*script, *data = NULL, *bgpid = tmp_path("bgpid");
+	char		*argv[] = { "sh", "-c", NULL, NULL };
+	uint64_t	 deadline;
+	size_t		 i, n;
+	pid_t		 pid;
+	int		 fd, seen = 0, raw = 0;
+
+	/* The secret comes in two writes, the second on stderr. */
+	xasprintf(&script, "echo start; printf 'to'; sleep 0.1; "
+	    "printf 'ken-123\\n' >&2; "
+	    "while [ ! -e %s ]; do sleep 0.02; done; "
+	    "echo end token-123x; printf 'token-12'", stop);
+	argv[2] = script;
+	if ((fd = open(log, O_WRONLY|O_CREAT|O_TRUNC, 0600)) != -1) {
+		if (write(fd, "old\n", 4) != 4)
+			printf("# write %s failed\n", log);
+		close(fd);
+	}
+
+	memset(&spec, 0, sizeof spec);
+	spec.argv = argv;
+	spec.envp = path_env;
+	spec.log_path = log;
+	spec.mask = secrets;
+	spec.nmask = nitems(secrets);
+	p = start(loop, &spec, &d);
+	ok(p != NULL, "masked log: started");
+	deadline = util_mono_ms() + 10000;
+	while (p != NULL && !seen && !d.fired && util_mono_ms() < deadline) {
+		turn_for(loop, 10);
+		free(data);
+		data = read_file(log);
+		if (data != NULL && (strstr(data, "\nto") != NULL ||
+		    strstr(data, "ken-1") != NULL))
+			raw = 1;
+		seen = data != NULL && strcmp(data, "old\nstart\n***\n") == 0;
+	}
+	ok(seen, "masked log: masked output is on disk while it runs");
+	ok(!raw, "masked log: no piece of the secret was ever on disk");
+	ok(!d.fired && p != NULL && proc_running(p),
+	    "masked log: the process was still running then");
+	if ((fd = open(stop, O_WRONLY|O_CREAT, 0600)) != -1)
+		close(fd);
+	ok(wait_for(loop, &d.fired, 10000), "masked log: callback ran");
+	ok(d.r.exited && d.r.status == 0, "masked log: exited with 0");
+	ok(d.r.output == NULL && d.out == NULL,
+	    "masked log: no captured output");
+	free(data);
+	data = read_file(log);
+	is_str(data, "old\nstart\n***\nend ***x\ntoken-12",
+	    "masked log: appended, masked, the held tail flushed at the end");
+	unlink(log);
+	unlink(stop);
+
+	/* The same task without secrets writes the log itself, raw. */
+	spec.nmask = 0;
+	p = start(loop, &spec, &d);
+	if ((fd = open(stop, O_WRONLY|O_CREAT, 0600)) != -1)
+		close(fd);
+	ok(p != NULL && wait_for(loop, &d.fired, 10000),
+	    "nmask 0: callback ran");
+	free(data);
+	data = read_file(log);
+	is_str(data, "start\ntoken-123\nend token-123x\ntoken-12",
+	    "nmask 0: the log is the raw output");
+	unlink(log);
+	unlink(stop);
+	free(script);
+
+	/* More than one read's worth, with the secret across reads. */
+	spec.nmask = 1;
+	spec.argv = (char *[]){ "sh", "-c", "i=0; while [ $i -lt 5000 ]; "
+	    "do echo 'a token-123 b'; i=$((i+1)); done", NULL };
+	ok(start(loop, &spec, &d) != NULL && wait_for(loop, &d.fired, 10000),
+	    "masked log, 70000 bytes: callback ran");
+	free(data);
+	data = read_file(log);
+	for (n = 0, i = 0; data != NULL && data[i] != '\0'; i += 8, n++) {
+		if (strncmp(data + i, "a *** b\n", 8) != 0)
+			break;
+	}
+	ok(data != NULL && n == 5000 && data[i] == '\0',
+	    "masked log, 70000 bytes: every line masked");
+	unlink(log);
+
+	/* A background writer is drained and masked too. */
+	spec.argv = (char *[]){ "sh", "-c",
+	    "(printf 'bg token-'; exec sleep 300) & sleep 0.2; echo 123", NULL };
+	ok(start(loop, &spec, &d) != NULL && wait_for(loop, &d.fired, 10000),
+	    "masked log, background writer: callback ran");
+	free(data);
+	data = read_file(log);
+	is_str(data, "bg ***\n", "masked log, background writer: masked");
+	unlink(log);
+
+	/* Given up: the log is closed and nothing held back is written. */
+	xasprintf(&script, "echo $$ > %s; printf 'x token-12'; exec sleep 30",
+	    bgpid);
+	spec.argv = (char *[]){ "sh", "-c", script, NULL };
+	p = start(loop, &spec, &d);
+	for (i = 0, seen = 0; i < 500 && !seen; i++) {
+		turn_for(loop, 10);
+		free(data);
+		data = read_file(log);
+		seen = data != NULL && strcmp(data, "x ") == 0;
+	}
+	pid = read_pid(bgpid);
+	ok(seen, "masked log, given up: the prefix is held back");
+	proc_free(p);
+	turn_for(loop, 300);
+	free(data);
+	data = read_file(log);
+	is_str(data, "x ", "masked log, given up: the held prefix is dropped");
+	ok(pid != -1 && pid_dead(pid, 0), "masked log, given up: reaped");
+	is_int(d.fired, 0, "masked log, given up: no callback");
+
+	unlink(log);
+	unlink(bgpid);
+	free(script);
+	free(data);
+	free(log);
+	free(stop);
+	free(bgpid);
+	done_reset(&d);
+}
+
 static void
 test_env_cwd(struct ev_loop *loop)
 {
@@ -693,6 +828,7 @@ main(void)
 	test_exit(loop);
 	test_capture(loop);
 	test_log(loop);
+	test_log_mask(loop);
 	test_env_cwd(loop);
 	test_failures(loop);
 	test_timeout(loop);

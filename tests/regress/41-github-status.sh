@@ -1,0 +1,262 @@
+#!/bin/sh
+# 41-github-status: with a token, the daemon reads beekeeper.yml and the
+# commit's tarball through GitHub's API (the double in tests/fakes) and
+# reports every task as a commit status: pending when planned, then a
+# final state, never the same state twice, with a link to the task's log;
+# one summary context per build. Every context ends final, also for
+# superseded, errored and stopped builds; failing and rate-limited
+# answers delay reports but lose none, also across a restart.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+bk_require_daemon
+bk_require_node
+command -v git >/dev/null 2>&1 || skip_all "git is not installed"
+command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
+plan 53
+
+bk_tmpdir
+TOKEN="ghp-test-$$-token"
+(umask 077 && printf '%s\n' "$TOKEN" >"$BK_DIR/github-token")
+: >"$BK_DIR/collaborators"
+repo=$BK_DIR/repos/acme/widget
+mkdir -p "$repo"
+bk_repo_init "$repo"
+cat >"$repo/beekeeper.yml" <<'YML'
+push:
+  - lint:
+      run: test -f beekeeper.yml && echo "tree unpacked"
+  - test:
+      subtasks:
+        - unit:
+            run: echo unit passes
+        - docs:
+            critical: false
+            run: echo docs fail; exit 4
+  - package:
+      run: echo packaged
+YML
+sha=$(bk_repo_commit "$repo" "three phases")
+
+bk_gh_start gh
+bk_gh_wait gh
+GH=http://127.0.0.1:$(bk_gh_port gh)
+
+BK_GITHUB_YAML="  api_url: $GH
+  token_file: $BK_DIR/github-token"
+BK_PROJECTS_YAML="  approved: [acme/widget]"
+# push_main DIR ID: a push to main, which the payload says is the default.
+push_main() {
+	_sha=$(git -C "$1" rev-parse HEAD)
+	cat >"$BK_DIR/push-$2.json" <<JSON
+{"ref":"refs/heads/${3:-main}","before":"0000000000000000000000000000000000000000",
+"after":"$_sha","created":false,"deleted":false,
+"head_commit":{"id":"$_sha","message":"test"},
+"repository":{"full_name":"acme/widget","clone_url":"https://github.invalid/acme/widget.git",
+"html_url":"https://github.invalid/acme/widget","default_branch":"main"},
+"sender":{"login":"tester"}}
+JSON
+	bk_post_file "$BK_DIR/push-$2.json" push "$2"
+}
+# states SHA CONTEXT: the states posted for a context, oldest first.
+states() {
+	bk_gh_json "$GH/_fake/statuses" "d.filter((s) => s.sha === '$1' &&
+	    s.context === '$2').map((s) => s.state).join(' ')"
+}
+# last_desc SHA CONTEXT: the description last posted for a context.
+last_desc() {
+	bk_gh_json "$GH/_fake/statuses" "d.filter((s) => s.sha === '$1' &&
+	    s.context === '$2').map((s) => s.description).pop()"
+}
+# settled SHA N: GitHub has N contexts for SHA and none is pending last.
+settled() {
+	[ "$(bk_gh_json "$GH/_fake/statuses" "(() => {
+	    const last = new Map();
+	    for (const s of d.filter((s) => s.sha === '$1'))
+		last.set(s.context, s.state);
+	    return last.size === $2 &&
+		[...last.values()].every((v) => v !== 'pending');
+	})()")" = true ]
+}
+# repeats SHA: contexts of SHA that got the same state twice in a row.
+repeats() {
+	bk_gh_json "$GH/_fake/statuses" "(() => {
+	    const prev = new Map(), bad = [];
+	    for (const s of d.filter((s) => s.sha === '$1')) {
+		if (prev.get(s.context) === s.state) bad.push(s.context);
+		prev.set(s.context, s.state);
+	    }
+	    return bad.join(' ') || 'none';
+	})()"
+}
+
+bk_start
+like "$(cat "$BK_LOG")" "github: $GH with a token" \
+    "the daemon says it reports to GitHub with a token"
+
+# ------------------------------------------------- the whole sequence
+
+push_main "$repo" s-1
+is "$BK_STATUS" 202 "the push is accepted"
+id=$(bk_wait_build "$sha")
+ok "the build finishes" bk_wait_for 30 bk_build_done "$id"
+is "$(bk_sql "SELECT state, reason FROM builds WHERE id = $id")" \
+    "passed|passed, though test:docs failed (not critical)" \
+    "the build passes, qualified"
+ok "GitHub gets five contexts, all final" bk_wait_for 15 settled "$sha" 5
+is "$(states "$sha" beekeeper:lint/lint)" "pending success" \
+    "lint: pending when planned, then success"
+is "$(states "$sha" beekeeper:test/unit)" "pending success" \
+    "test/unit: pending, then success"
+is "$(states "$sha" beekeeper:test/docs)" "pending success" \
+    "a non-critical failure is posted as success"
+like "$(last_desc "$sha" beekeeper:test/docs)" \
+    '^failed, not critical: exited with status 4$' \
+    "and its description says it failed, not critically"
+is "$(states "$sha" beekeeper:package/package)" "pending success" \
+    "the last phase was pending while it waited"
+like "$(states "$sha" beekeeper)" '^pending( pending)? success$|^pending success$' \
+    "the build's own context ends in success"
+is "$(states "$sha" beekeeper | tr ' ' '\n' | grep -c pending)" 1 \
+    "the build's context is pending once only"
+is "$(repeats "$sha")" none "no context got the same state twice"
+like "$(last_desc "$sha" beekeeper)" \
+    '^passed, though test:docs failed \(not critical\)$' \
+    "the build's description is its result in words"
+like "$(last_desc "$sha" beekeeper:lint/lint)" '^passed in [0-9]+s$' \
+    "a task's final description says how long it took"
+url=$(bk_gh_json "$GH/_fake/statuses" "d.filter((s) => s.sha === '$sha' &&
+    s.context === 'beekeeper:lint/lint').pop().target_url")
+is "$url" "$BK_URL/builds/$id/tasks/lint/log" \
+    "a task's status links to its log"
+like "$(curl -s "$url")" "tree unpacked" \
+    "the link serves the log, and the task had the commit's tree"
+is "$(bk_gh_json "$GH/_fake/requests" "d.filter((r) =>
+    r.path === '/repos/acme/widget/contents/beekeeper.yml').map((r) =>
+    r.query.ref).join(' ')")" "$sha" \
+    "beekeeper.yml was read once, through the contents API at the commit"
+is "$(bk_gh_json "$GH/_fake/requests" "d.filter((r) =>
+    r.path === '/repos/acme/widget/tarball/$sha').length")" 1 \
+    "the tarball was downloaded once for the build's four tasks"
+is "$(bk_gh_json "$GH/_fake/requests" "[...new Set(d.filter((r) =>
+    r.path.startsWith('/repos/')).map((r) => r.auth))].join(' ')")" token \
+    "every API call used the token"
+unlike "$(cat "$BK_LOG")" "$TOKEN" "the token is not in the daemon's log"
+code=$(curl -s -o "$BK_DIR/code.tgz" -w '%{http_code}' \
+    "$BK_URL/builds/$id/code")
+is "$code" 200 "CODE_URL serves the commit's tarball"
+like "$(tar -tzf "$BK_DIR/code.tgz" | head -n 20)" "beekeeper.yml" \
+    "and it holds the tree"
+
+# ---------------------------------------- no file, a broken file, a branch
+
+git -C "$repo" rm -q beekeeper.yml
+sha2=$(bk_repo_commit "$repo" "no pipeline")
+push_main "$repo" s-2
+id2=$(bk_wait_build "$sha2")
+ok "a commit without beekeeper.yml ends" bk_wait_for 15 bk_build_done "$id2"
+ok "with its context final" bk_wait_for 15 settled "$sha2" 1
+is "$(states "$sha2" beekeeper)" "pending error" \
+    "a build without a pipeline file is an error on GitHub"
+like "$(last_desc "$sha2" beekeeper)" \
+    "^no beekeeper.yml in acme/widget at ${sha2%????????????????????????????}" \
+    "which says the file is missing"
+
+printf 'push: [unclosed\n' >"$repo/beekeeper.yml"
+sha3=$(bk_repo_commit "$repo" "broken pipeline")
+push_main "$repo" s-3
+id3=$(bk_wait_build "$sha3")
+ok "a broken beekeeper.yml ends the build" bk_wait_for 15 settled "$sha3" 1
+like "$(last_desc "$sha3" beekeeper)" "^beekeeper.yml:" \
+    "and the status says where the file is wrong"
+
+push_main "$repo" s-4 feature
+is "$BK_STATUS" 202 "a push to another branch is accepted"
+ok "and not built: only the default branch builds on push" \
+    bk_wait_for 10 sh -c "[ \"\$(\"$SQLITE3\" \"$BK_STATE/beekeeper.db\" \
+    \"SELECT state FROM changes WHERE delivery_id = 's-4'\")\" = ignored ]"
+like "$(bk_sql "SELECT reason FROM changes WHERE delivery_id = 's-4'")" \
+    "only the default branch \\(main\\) builds on push" "and says why"
+
+# ------------------------------------------------------------ superseded
+
+cat >"$repo/beekeeper.yml" <<'YML'
+push:
+  - slow:
+      run: sleep 30
+  - after:
+      run: echo never
+YML
+sha4=$(bk_repo_commit "$repo" "slow")
+push_main "$repo" s-5
+id4=$(bk_wait_build "$sha4")
+ok "the slow task starts" bk_wait_for 15 bk_task_running "$id4" slow
+cat >"$repo/beekeeper.yml" <<'YML'
+push:
+  - quick:
+      run: echo quick
+YML
+sha5=$(bk_repo_commit "$repo" "quick")
+push_main "$repo" s-6
+ok "the newer commit's build supersedes the slow one" \
+    bk_wait_for 15 bk_build_done "$id4"
+ok "every context of the superseded build ends final" \
+    bk_wait_for 15 settled "$sha4" 3
+short5=$(printf '%s' "$sha5" | cut -c1-12)
+is "$(states "$sha4" beekeeper:slow/slow)" "pending error" \
+    "the running task: pending, then error"
+is "$(last_desc "$sha4" beekeeper:slow/slow)" \
+    "cancelled: superseded by $short5" "saying what superseded it"
+is "$(last_desc "$sha4" beekeeper:after/after)" \
+    "cancelled: superseded by $short5" "and so does the task never started"
+is "$(last_desc "$sha4" beekeeper)" "cancelled: superseded by $short5" \
+    "and the build's own context"
+ok "the newer build reports as usual" bk_wait_for 15 settled "$sha5" 2
+
+# ------------------------------------------------ outages and rate limits
+
+curl -s -X POST -d '{"status":503,"count":3,"path":"/repos/acme/widget/statuses"}' \
+    "$GH/_fake/faults" >/dev/null
+echo "outage" >"$repo/outage.txt"
+sha6=$(bk_repo_commit "$repo" "outage")
+push_main "$repo" s-7
+id6=$(bk_wait_build "$sha6")
+ok "the build runs while GitHub fails" bk_wait_for 15 bk_build_done "$id6"
+ok "its reports arrive once GitHub is back" bk_wait_for 30 settled "$sha6" 2
+like "$(cat "$BK_LOG")" "GitHub answered 503.*will try again" \
+    "the daemon said it would try again"
+is "$(repeats "$sha6")" none "retries post nothing twice"
+
+curl -s -X POST -d '{"status":403,"count":1,"rate_limited":true,"retry_after":2,"path":"/repos/acme/widget/statuses"}' \
+    "$GH/_fake/faults" >/dev/null
+echo "limited" >"$repo/limited.txt"
+sha7=$(bk_repo_commit "$repo" "rate limited")
+push_main "$repo" s-8
+ok "a rate-limited daemon still reports everything" \
+    bk_wait_for 30 settled "$sha7" 2
+like "$(cat "$BK_LOG")" "GitHub asked us to slow down \\(Retry-After\\); calls wait [0-9]+s" \
+    "and it waited as GitHub asked"
+
+# ------------------------------------------------- across a restart
+
+curl -s -X POST -d '{"status":502,"count":1000,"path":"/repos/acme/widget/statuses"}' \
+    "$GH/_fake/faults" >/dev/null
+echo "restart" >"$repo/restart.txt"
+sha8=$(bk_repo_commit "$repo" "restart")
+push_main "$repo" s-9
+id8=$(bk_wait_build "$sha8")
+ok "the build finishes while GitHub refuses every status" \
+    bk_wait_for 15 bk_build_done "$id8"
+is "$(bk_sql "SELECT count(*) FROM reports WHERE sha = '$sha8'
+    AND posted_state IS NOT state")" 2 \
+    "its two reports wait in the store"
+bk_stop
+is "$?" 0 "the daemon stops cleanly with reports undelivered"
+curl -s -X POST -d '{"status":502,"count":0}' "$GH/_fake/faults" >/dev/null
+bk_restart
+ok "the next daemon delivers them" bk_wait_for 30 settled "$sha8" 2
+is "$(bk_sql "SELECT count(*) FROM reports WHERE posted_state IS NOT state")" \
+    0 "nothing is left in the backlog"
+
+bk_finish
