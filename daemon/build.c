@@ -556,6 +556,8 @@ engine_fetch(struct engine *e, struct build *b)
 	struct github_call	 gc;
 	char			*cause = NULL, *path;
 
+	/* Only now: a fork's build first says it awaits approval. */
+	report_build(e->report, b);
 	fc = xcalloc(1, sizeof *fc);
 	fc->e = e;
 	fc->build_id = b->id;
@@ -1178,7 +1180,6 @@ engine_change(struct change_row *c, void *arg)
 		goto out;
 	}
 	db_change_done(e->db, c->id, "done", NULL);
-	report_build(e->report, b);
 	TAILQ_INSERT_TAIL(&e->builds, b, entry);
 	e->fresh = xreallocarray(e->fresh, e->nfresh + 1, sizeof *e->fresh);
 	e->fresh[e->nfresh++] = b->id;

@@ -190,13 +190,32 @@ report_task_check(const struct task *t)
 	return ("completed:failure");
 }
 
+/*
+ * A task's name on GitHub, "PHASE/TASK" from its slug ("phase" or
+ * "phase:subtask"), as the 2017 service named its contexts.
+ */
+static char *
+report_task_name(const struct task *t)
+{
+	const char	*colon;
+	char		*name;
+
+	if ((colon = strchr(t->slug, ':')) != NULL)
+		xasprintf(&name, "%.*s/%s", (int)(colon - t->slug), t->slug,
+		    colon + 1);
+	else
+		xasprintf(&name, "%s/%s", t->slug, t->slug);
+	return (name);
+}
+
 char *
 report_context(const struct config *conf, const struct task *t)
 {
-	char	*ctx;
+	char	*name, *ctx;
 
-	xasprintf(&ctx, "%s:%s/%s", conf->github_context, t->phase_name,
-	    t->name);
+	name = report_task_name(t);
+	xasprintf(&ctx, "%s:%s", conf->github_context, name);
+	free(name);
 	return (ctx);
 }
 
@@ -272,7 +291,7 @@ report_task(struct report *rp, const struct task *t)
 	if (github_is_app_auth(rp->gh)) {
 		r.kind = "check";
 		free(r.context);
-		xasprintf(&r.context, "%s/%s", t->phase_name, t->name);
+		r.context = report_task_name(t);
 		r.state = (char *)report_task_check(t);
 		report_task_status(t, &r.description);
 		if (t->state == TASK_FAILED || t->state == TASK_ERRORED)

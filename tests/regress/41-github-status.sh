@@ -14,7 +14,7 @@ bk_require_daemon
 bk_require_node
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
-plan 53
+plan 54
 
 bk_tmpdir
 TOKEN="ghp-test-$$-token"
@@ -167,7 +167,8 @@ printf 'push: [unclosed\n' >"$repo/beekeeper.yml"
 sha3=$(bk_repo_commit "$repo" "broken pipeline")
 push_main "$repo" s-3
 id3=$(bk_wait_build "$sha3")
-ok "a broken beekeeper.yml ends the build" bk_wait_for 15 settled "$sha3" 1
+ok "a broken beekeeper.yml ends the build" bk_wait_for 15 bk_build_done "$id3"
+ok "with its context final" bk_wait_for 15 settled "$sha3" 1
 like "$(last_desc "$sha3" beekeeper)" "^beekeeper.yml:" \
     "and the status says where the file is wrong"
 
