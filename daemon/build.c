@@ -26,46 +26,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "daemon.h"
 
 #define PIPELINE_FILE		"beekeeper.yml"
 #define PIPELINE_FILE_MAX	(1024 * 1024)
-#define ARCHIVE_MAX		(512ULL * 1024 * 1024)
 /* 5xx and network errors: about eight minutes of backoff in all. */
 #define ENGINE_GITHUB_ATTEMPTS	10
-#define COLLAB_TTL_MS		(10 * 60 * 1000)
-
-/* Whether a user is a repository's collaborator, as GitHub said lately. */
-struct collab {
-	char			*repo;
-	char			*user;
-	int			 yes;
-	int64_t			 until;
-	LIST_ENTRY(collab)	 entry;
-};
-
-/* One download of a commit's tarball, and who waits for it. */
-struct archive_wait {
-	source_cb		 cb;
-	void			*arg;
-};
-struct archive_job {
-	struct engine		*e;
-	char			*path;
-	struct archive_wait	*waits;
-	size_t			 nwaits;
-	uint64_t		 call;
-	struct ev_timer		*timer;
-	LIST_ENTRY(archive_job)	 entry;
-};
 
 struct engine {
 	struct ev_loop		*loop;
@@ -75,8 +47,8 @@ struct engine {
 	struct pools		*pools;
 	struct github		*gh;
 	struct report		*report;
-	LIST_HEAD(, collab)	 collabs;
-	LIST_HEAD(, archive_job) archives;
+	struct trust		*trust;
+	struct archives		*archives;
 	TAILQ_HEAD(, build)	 builds;	/* not finished */
 	int			 in_batch;	/* a transaction is open */
 	int			 pending;	/* changes may be queued */
@@ -266,20 +238,6 @@ build_set_state(struct engine *e, struct build *b, enum build_state state,
 		TAILQ_REMOVE(&e->builds, b, entry);
 		build_free(b);
 	}
-}
-
-/* One archive per commit: OWNER+NAME@SHA.tar.gz ('+' is in no name). */
-char *
-engine_archive_path(struct engine *e, struct build *b)
-{
-	char	*path, *p;
-
-	xasprintf(&path, "%s/archives/%s@%s.tar.gz", (*e->conf)->state_dir,
-	    b->project, b->sha);
-	p = path + strlen((*e->conf)->state_dir) + strlen("/archives/");
-	if ((p = strchr(p, '/')) != NULL)
-		*p = '+';
-	return (path);
 }
 
 /* A build that cannot go on: every task not yet finished goes with it. */
@@ -585,6 +543,11 @@ engine_fetch(struct engine *e, struct build *b)
 	}
 }
 
+struct engine_collab {
+	struct engine	*e;
+	int64_t		 build_id;
+};
+
 /* A fork's build waits: only an admin can let it run. */
 static void
 engine_hold(struct engine *e, struct build *b)
@@ -598,64 +561,22 @@ engine_hold(struct engine *e, struct build *b)
 	    b->project);
 }
 
-static struct collab *
-engine_collab(struct engine *e, const char *repo, const char *user)
-{
-	struct collab	*c, *next;
-
-	for (c = LIST_FIRST(&e->collabs); c != NULL; c = next) {
-		next = LIST_NEXT(c, entry);
-		if (c->until <= ev_time(e->loop)) {
-			LIST_REMOVE(c, entry);
-			free(c->repo);
-			free(c->user);
-			free(c);
-		} else if (strcmp(c->repo, repo) == 0 &&
-		    strcmp(c->user, user) == 0)
-			return (c);
-	}
-	return (NULL);
-}
-
-struct collab_ctx {
-	struct engine	*e;
-	int64_t		 build_id;
-	char		*repo;
-	char		*user;
-};
-
+/* What GitHub said of a fork's author, for engine_start. */
 static void
-engine_collab_done(const struct github_response *gr, void *arg)
+engine_collab_done(int yes, void *arg)
 {
-	struct collab_ctx	*cc = arg;
-	struct engine		*e = cc->e;
-	struct collab		*c;
+	struct engine_collab	*ec = arg;
 	struct build		*b;
 
-	/* 204: a collaborator; 404: not; anything else: not known. */
-	if (gr->status == 204 || gr->status == 404) {
-		c = xcalloc(1, sizeof *c);
-		c->repo = cc->repo;
-		c->user = cc->user;
-		cc->repo = cc->user = NULL;
-		c->yes = gr->status == 204;
-		c->until = ev_time(e->loop) + COLLAB_TTL_MS;
-		LIST_INSERT_HEAD(&e->collabs, c, entry);
-	} else
-		log_warn("github: cannot tell whether %s is a collaborator "
-		    "of %s: %s", cc->user, cc->repo, gr->cause != NULL ?
-		    gr->cause : "unexpected answer");
-	if ((b = engine_find(e, cc->build_id)) != NULL &&
+	if ((b = engine_find(ec->e, ec->build_id)) != NULL &&
 	    b->state == BUILD_FETCHING && b->busy) {
 		b->busy = 0;
-		if (gr->status == 204)
-			engine_fetch(e, b);
+		if (yes == 1)
+			engine_fetch(ec->e, b);
 		else
-			engine_hold(e, b);
+			engine_hold(ec->e, b);
 	}
-	free(cc->repo);
-	free(cc->user);
-	free(cc);
+	free(ec);
 }
 
 /*
@@ -667,40 +588,30 @@ static void
 engine_start(struct engine *e, struct build *b)
 {
 	const struct config	*conf = *e->conf;
-	struct collab		*c;
-	struct collab_ctx	*cc;
-	struct github_call	 gc;
-	char			*path;
+	struct engine_collab	*ec;
 
 	if (!b->fork || b->pr == 0 || conf->github_trust_forks ||
 	    b->approval != NULL) {
 		engine_fetch(e, b);
 		return;
 	}
-	if (b->sender == NULL || !github_enabled(e->gh)) {
+	ec = xcalloc(1, sizeof *ec);
+	ec->e = e;
+	ec->build_id = b->id;
+	switch (trust_collaborator(e->trust, b->project, b->sender,
+	    engine_collab_done, ec)) {
+	case 1:
+		free(ec);
+		engine_fetch(e, b);
+		break;
+	case 0:
+		free(ec);
 		engine_hold(e, b);
-		return;
+		break;
+	default:
+		b->busy = 1;	/* GitHub is asked; the answer comes later */
+		break;
 	}
-	if ((c = engine_collab(e, b->project, b->sender)) != NULL) {
-		if (c->yes)
-			engine_fetch(e, b);
-		else
-			engine_hold(e, b);
-		return;
-	}
-	cc = xcalloc(1, sizeof *cc);
-	cc->e = e;
-	cc->build_id = b->id;
-	cc->repo = xstrdup(b->project);
-	cc->user = xstrdup(b->sender);
-	xasprintf(&path, "/repos/%s/collaborators/%s", b->project, b->sender);
-	memset(&gc, 0, sizeof gc);
-	gc.repo = b->project;
-	gc.path = path;
-	gc.attempts = ENGINE_GITHUB_ATTEMPTS;
-	b->busy = 1;
-	github_call(e->gh, &gc, engine_collab_done, cc);
-	free(path);
 }
 
 /*
@@ -756,280 +667,6 @@ engine_config_changed(struct engine *e)
 	for (i = 0; i < conf->napproved; i++)
 		engine_approve_project(e, conf->approved[i],
 		    "the configuration");
-}
-
-/* May this build's tasks have the project's secrets? */
-static int
-build_trusted(const struct build *b)
-{
-	return (!b->fork || (b->approval != NULL &&
-	    strcmp(b->approval, "approved") == 0));
-}
-
-static int
-engine_var_applies(const struct config_var *v, const struct task *t,
-    int project, int image)
-{
-	if ((v->project != NULL) != project || (v->image != NULL) != image)
-		return (0);
-	if (project && strcasecmp(v->project, t->build->project) != 0)
-		return (0);
-	if (image && (t->image == NULL || strcmp(v->image, t->image) != 0))
-		return (0);
-	return (1);
-}
-
-/*
- * The admin's variables and secrets for a task, into env: global ones,
- * then the project's; within each, those for every image, then those for
- * the task's image, each overriding the one before. A build that may not
- * have secrets gets none. Every secret of the project, given or not, is
- * added to masks (values borrowed from the config), so no task output
- * shows one.
- */
-void
-engine_task_vars(struct engine *e, const struct task *t, json_t *env,
-    const char ***masks, size_t *nmasks)
-{
-	const struct config	*conf = *e->conf;
-	const struct config_var	*v;
-	size_t			 i;
-	int			 pass, trusted = build_trusted(t->build);
-
-	for (pass = 0; pass < 4; pass++) {
-		for (i = 0; i < conf->nvars; i++) {
-			v = &conf->vars[i];
-			if (!engine_var_applies(v, t, pass >= 2, pass % 2))
-				continue;
-			if (v->secret && !trusted)
-				continue;
-			json_object_set_new(env, v->name,
-			    json_string(v->value));
-		}
-	}
-	for (i = 0; i < conf->nvars; i++) {
-		v = &conf->vars[i];
-		if (!v->secret || v->value_len == 0 || (v->project != NULL &&
-		    strcasecmp(v->project, t->build->project) != 0))
-			continue;
-		*masks = xreallocarray(*masks, *nmasks + 1, sizeof **masks);
-		(*masks)[(*nmasks)++] = v->value;
-	}
-}
-
-/*
- * Does a push to this branch build? The project's push_branches patterns
- * if the configuration has some, else only the repository's default
- * branch (when the delivery names it).
- */
-static int
-engine_push_builds(struct engine *e, const struct change_row *c,
-    char **why)
-{
-	const struct config		*conf = *e->conf;
-	const struct config_branches	*br;
-	size_t				 i, j;
-
-	for (i = 0; i < conf->npush_branches; i++) {
-		br = &conf->push_branches[i];
-		if (strcasecmp(br->repo, c->repo) != 0)
-			continue;
-		for (j = 0; j < br->npatterns; j++) {
-			if (fnmatch(br->patterns[j], c->ref, 0) == 0)
-				return (1);
-		}
-		xasprintf(why, "push to branch %s, which projects.push_branches "
-		    "does not build for %s", c->ref, c->repo);
-		return (0);
-	}
-	if (c->default_branch == NULL ||
-	    strcmp(c->default_branch, c->ref) == 0)
-		return (1);
-	xasprintf(why, "push to branch %s: only the default branch (%s) "
-	    "builds on push", c->ref, c->default_branch);
-	return (0);
-}
-
-static void
-archive_job_free(struct archive_job *aj)
-{
-	ev_timer_del(aj->timer);
-	LIST_REMOVE(aj, entry);
-	free(aj->path);
-	free(aj->waits);
-	free(aj);
-}
-
-/* The job goes before its waiters hear: they may ask again, or cancel. */
-static void
-archive_job_end(struct archive_job *aj, int rv, const char *cause)
-{
-	struct archive_wait	*waits = aj->waits;
-	size_t			 i, n = aj->nwaits;
-
-	aj->waits = NULL;
-	archive_job_free(aj);
-	for (i = 0; i < n; i++)
-		waits[i].cb(rv, cause, waits[i].arg);
-	free(waits);
-}
-
-/* Write len bytes to path through a temporary file, durably. */
-static int
-write_file_atomic(const char *path, const char *p, size_t len, char **cause)
-{
-	char	*tmp;
-	ssize_t	 n;
-	int	 fd, rv = -1;
-
-	xasprintf(&tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0640)) == -1)
-		goto out;
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		p += n;
-		len -= n;
-	}
-	if (len == 0 && fsync(fd) == 0)
-		rv = 0;
-	if (close(fd) != 0)
-		rv = -1;
-	if (rv == 0 && rename(tmp, path) != 0)
-		rv = -1;
-out:
-	if (rv != 0) {
-		xasprintf(cause, "%s: %s", tmp, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
-	return (rv);
-}
-
-static void
-archive_have(struct ev_loop *loop, void *arg)
-{
-	struct archive_job	*aj = arg;
-
-	(void)loop;
-	aj->timer = NULL;
-	archive_job_end(aj, 0, NULL);
-}
-
-static void
-archive_made(int rv, const char *cause, void *arg)
-{
-	archive_job_end(arg, rv, cause);
-}
-
-static void
-archive_downloaded(const struct github_response *gr, void *arg)
-{
-	struct archive_job	*aj = arg;
-	char			*cause = NULL;
-
-	aj->call = 0;
-	if (gr->status != 200 || gr->body == NULL) {
-		if (gr->cause != NULL)
-			xasprintf(&cause, "cannot download the commit's "
-			    "tarball: %s", gr->cause);
-		else
-			xasprintf(&cause, "cannot download the commit's "
-			    "tarball: GitHub answered %ld", gr->status);
-		archive_job_end(aj, -1, cause);
-		free(cause);
-		return;
-	}
-	if (write_file_atomic(aj->path, gr->body->data, gr->body->len,
-	    &cause) != 0) {
-		archive_job_end(aj, -1, cause);
-		free(cause);
-		return;
-	}
-	archive_job_end(aj, 0, NULL);
-}
-
-/*
- * Make sure the commit's archive (engine_archive_path) exists, then call
- * cb: downloaded from GitHub with the daemon's credentials, so private
- * repositories need none in their tasks, or made from the mirror. One
- * download per commit however many ask at once. Returns -1 with *cause
- * if it cannot even start; cb is never called before this returns.
- */
-int
-engine_archive(struct engine *e, struct build *b, source_cb cb, void *arg,
-    char **cause)
-{
-	struct archive_job	*aj;
-	struct github_call	 gc;
-	struct stat		 sb;
-	char			*path, *url;
-
-	path = engine_archive_path(e, b);
-	LIST_FOREACH(aj, &e->archives, entry) {
-		if (strcmp(aj->path, path) == 0)
-			break;
-	}
-	if (aj == NULL) {
-		aj = xcalloc(1, sizeof *aj);
-		aj->e = e;
-		aj->path = path;
-		path = NULL;
-		LIST_INSERT_HEAD(&e->archives, aj, entry);
-		if (stat(aj->path, &sb) == 0) {
-			/* Have it: answer from the loop, never from here. */
-			aj->timer = ev_timer_add(e->loop, 0, archive_have,
-			    aj);
-			goto wait;
-		}
-		if (!github_enabled(e->gh)) {
-			if (source_archive(e->source, b->project, b->sha,
-			    aj->path, archive_made, aj, cause) != 0) {
-				archive_job_free(aj);
-				return (-1);
-			}
-			goto wait;
-		}
-		xasprintf(&url, "/repos/%s/tarball/%s", b->project, b->sha);
-		memset(&gc, 0, sizeof gc);
-		gc.repo = b->project;
-		gc.path = url;
-		gc.raw = 1;
-		gc.max_size = ARCHIVE_MAX;
-		gc.attempts = ENGINE_GITHUB_ATTEMPTS;
-		aj->call = github_call(e->gh, &gc, archive_downloaded, aj);
-		free(url);
-	}
-wait:
-	free(path);
-	aj->waits = xreallocarray(aj->waits, aj->nwaits + 1,
-	    sizeof *aj->waits);
-	aj->waits[aj->nwaits].cb = cb;
-	aj->waits[aj->nwaits++].arg = arg;
-	return (0);
-}
-
-/* Forget a waiter (its request went away); the download goes on. */
-void
-engine_archive_cancel(struct engine *e, void *arg)
-{
-	struct archive_job	*aj;
-	size_t			 i;
-
-	LIST_FOREACH(aj, &e->archives, entry) {
-		for (i = 0; i < aj->nwaits; i++) {
-			if (aj->waits[i].arg != arg)
-				continue;
-			memmove(&aj->waits[i], &aj->waits[i + 1],
-			    (aj->nwaits - i - 1) * sizeof *aj->waits);
-			aj->nwaits--;
-			return;
-		}
-	}
 }
 
 int
@@ -1136,7 +773,8 @@ engine_change(struct change_row *c, void *arg)
 		event = "push";
 	closed = c->action != NULL && strcmp(c->action, "closed") == 0;
 	if (strcmp(event, "push") == 0 && c->ref != NULL &&
-	    !engine_push_builds(e, c, &reason)) {
+	    !trust_push_builds(conf, c->repo, c->ref, c->default_branch,
+	    &reason)) {
 		db_change_done(e->db, c->id, "ignored", reason);
 		log_info("change %lld: %s", (long long)c->id, reason);
 		free(reason);
@@ -1275,6 +913,12 @@ engine_source(struct engine *e)
 	return (e->source);
 }
 
+struct archives *
+engine_archives(struct engine *e)
+{
+	return (e->archives);
+}
+
 /*
  * A process group left by a task of the last run, if it is still there
  * and still a group of that leader: it dies now, so no task runs twice
@@ -1391,8 +1035,7 @@ engine_create(struct ev_loop *loop, struct db *db,
 	e->gh = gh;
 	e->report = report_create(loop, db, gh, conf);
 	TAILQ_INIT(&e->builds);
-	LIST_INIT(&e->collabs);
-	LIST_INIT(&e->archives);
+
 	if ((e->source = source_create(loop, (*conf)->state_dir, cause)) ==
 	    NULL) {
 		report_free(e->report);
@@ -1400,6 +1043,8 @@ engine_create(struct ev_loop *loop, struct db *db,
 		return (NULL);
 	}
 	e->pools = pools_create(e, loop, db, conf);
+	e->archives = archives_create(loop, gh, e->source, conf);
+	e->trust = trust_create(loop, gh, conf);
 	/* Probed once here, at start, not in the middle of a task's start. */
 	log_info("local tasks run %s", sandbox_bwrap_works() ?
 	    "in bubblewrap" : "without a sandbox: bwrap does not work here");
@@ -1411,8 +1056,6 @@ void
 engine_free(struct engine *e)
 {
 	struct build		*b;
-	struct collab		*c;
-	struct archive_job	*aj;
 	size_t			 i;
 
 	if (e == NULL)
@@ -1426,17 +1069,8 @@ engine_free(struct engine *e)
 	source_free(e->source);
 	pools_free(e->pools);
 	report_free(e->report);
-	while ((c = LIST_FIRST(&e->collabs)) != NULL) {
-		LIST_REMOVE(c, entry);
-		free(c->repo);
-		free(c->user);
-		free(c);
-	}
-	while ((aj = LIST_FIRST(&e->archives)) != NULL) {
-		if (aj->call != 0)
-			github_cancel(e->gh, aj->call);
-		archive_job_free(aj);
-	}
+	trust_free(e->trust);
+	archives_free(e->archives);
 	free(e->fresh);
 	while ((b = TAILQ_FIRST(&e->builds)) != NULL) {
 		TAILQ_REMOVE(&e->builds, b, entry);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <yaml.h>
 
 #include "common.h"
 
@@ -39,7 +40,7 @@ struct profile {
 /* variables: and secrets: entries, layered by project and image. */
 struct config_var {
 	char		*name;
-	char		*value;		/* a secret's is read from file, wiped */
+	char		*value;		/* a secret's: read from file, wiped */
 	size_t		 value_len;
 	char		*file;		/* secrets only */
 	char		*project;	/* NULL: every project */
@@ -98,7 +99,104 @@ struct config {
 struct config	*config_load(const char *, char **);
 void		 config_free(struct config *);
 void		 config_print(const struct config *, FILE *);
+/*
+ * The parser's own, shared by the config*.c files only: options are rows
+ * of a table, each stored at an offset of a struct config, a struct
+ * profile or a struct config_var.
+ */
+#define CONFIG_ALNUM	"abcdefghijklmnopqrstuvwxyz" \
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+#define CONFIG_NOT_A_REPO \
+	"is not a repository: owner/name, as in beeware/toga"
+enum config_opt_type {
+	OPT_SECTION,
+	OPT_STRING,		/* .chars, if set, are all it may hold */
+	OPT_ADDRESS,
+	OPT_URL,
+	OPT_PATH,
+	OPT_SECRET_FILE,	/* its contents go to .data and .datalen */
+	OPT_BOOL,
+	OPT_SIZE,
+	OPT_UINT,
+	OPT_DURATION,
+	OPT_DRIVER,
+	OPT_REPO,		/* owner/name */
+	OPT_ENVNAME,		/* an environment variable's name */
+	OPT_PROFILES,
+	OPT_REPOS,		/* projects.approved */
+	OPT_BRANCHES,		/* projects.push_branches */
+	OPT_VARS		/* variables:, or secrets: with OPT_SECRET */
+};
+#define OPT_NOSLASH	0x01	/* URL: one trailing '/' is dropped */
+#define OPT_TOKEN	0x02	/* secret: one word, as it goes in a header */
+#define OPT_PEM		0x04	/* secret: a PEM private key */
+#define OPT_SECRET	0x08	/* secrets: rather than variables: */
+#define OPT_REQUIRED	0x10	/* entry key: every entry has it */
+#define OPT_VARONLY	0x20	/* entry key: in variables: only */
+#define OPT_SECRETONLY	0x40	/* entry key: in secrets: only */
+struct config_opt {
+	const char	*key;		/* dotted path */
+	enum config_opt_type type;
+	size_t		 off;
+	size_t		 data;		/* OPT_SECRET_FILE: the contents */
+	size_t		 datalen;	/* and their length */
+	int		 flags;
+	const char	*chars;		/* OPT_STRING: allowed characters */
+	const char	*chars_help;	/* what the error says if others */
+	const char	*def;		/* NULL: computed or none */
+	const char	*help;
+};
+struct config_parse {
+	const char	*file;
+	yaml_document_t	 doc;
+	struct config	*conf;
+	char		*cause;
+	u_char		*seen;		/* of each of config.c's options */
+	size_t		*line;		/* where each is set */
+	void		*base;		/* what .off is relative to */
+	const char	*prefix;	/* of .key in errors, or NULL */
+	size_t		*var_lines;	/* where each of conf->vars is */
+};
+int		 config_error(struct config_parse *, yaml_node_t *,
+		    const char *, ...) printflike(3, 4);
+int		 config_error_at(struct config_parse *, size_t, const char *,
+		    ...) printflike(3, 4);
+int		 config_null(yaml_node_t *);
+
+/* config-profiles.c */
 const struct profile *config_profile(const struct config *, const char *);
+int		 config_profiles(struct config_parse *, yaml_node_t *);
+int		 config_default_profile(struct config_parse *);
+void		 config_print_profiles(const struct config *,
+		    const struct config_opt *, FILE *);
+void		 config_free_profiles(struct config *);
+
+/* config-projects.c */
+int		 config_repos(struct config_parse *, const struct config_opt *,
+		    yaml_node_t *);
+int		 config_branches(struct config_parse *,
+		    const struct config_opt *, yaml_node_t *);
+void		 config_print_repos(const struct config *,
+		    const struct config_opt *, const char *, FILE *);
+void		 config_print_branches(const struct config *,
+		    const struct config_opt *, const char *, FILE *);
+void		 config_free_projects(struct config *);
+
+/* config-value.c */
+int		 config_set(struct config_parse *, const struct config_opt *,
+		    yaml_node_t *, const char *);
+int		 config_is_repo(const char *);
+char		*config_quote(const char *);
+char		*config_value(const void *, const struct config_opt *);
+size_t		 config_secret_len(const void *, const struct config_opt *);
+
+/* config-vars.c */
+int		 config_vars(struct config_parse *, const struct config_opt *,
+		    yaml_node_t *);
+void		 config_order_vars(struct config *);
+void		 config_print_vars(const struct config *,
+		    const struct config_opt *, FILE *);
+void		 config_free_vars(struct config *);
 
 /* db.c */
 struct delivery {
@@ -317,17 +415,25 @@ void		 engine_task_done(struct engine *, struct task *,
 struct build	*engine_build(struct engine *, int64_t);
 void		 engine_wake(void *);
 struct source	*engine_source(struct engine *);
-char		*engine_archive_path(struct engine *, struct build *);
-int		 engine_archive(struct engine *, struct build *,
-		    void (*)(int, const char *, void *), void *, char **);
-void		 engine_archive_cancel(struct engine *, void *);
+struct archives	*engine_archives(struct engine *);
 int		 engine_github_mode(struct engine *);
 int		 engine_approve_build(struct engine *, int64_t, const char *,
 		    char **);
 int		 engine_approve_project(struct engine *, const char *,
 		    const char *);
 void		 engine_config_changed(struct engine *);
-void		 engine_task_vars(struct engine *, const struct task *,
+
+/* trust.c */
+struct trust;
+typedef void	(*trust_cb)(int, void *);
+struct trust	*trust_create(struct ev_loop *, struct github *,
+		    const struct config **);
+void		 trust_free(struct trust *);
+int		 trust_collaborator(struct trust *, const char *, const char *,
+		    trust_cb, void *);
+int		 trust_push_builds(const struct config *, const char *,
+		    const char *, const char *, char **);
+void		 trust_task_vars(const struct config *, const struct task *,
 		    json_t *, const char ***, size_t *);
 
 /* report.c */
@@ -525,6 +631,16 @@ int		 source_read_fetching(struct source *, const char *,
 		    source_file_cb, void *, char **);
 int		 source_archive(struct source *, const char *, const char *,
 		    const char *, source_cb, void *, char **);
+
+/* archive.c */
+struct archives;
+struct archives	*archives_create(struct ev_loop *, struct github *,
+		    struct source *, const struct config **);
+void		 archives_free(struct archives *);
+char		*archives_path(struct archives *, const char *, const char *);
+int		 archives_get(struct archives *, const char *, const char *,
+		    source_cb, void *, char **);
+void		 archives_cancel(struct archives *, void *);
 
 /* github.c */
 struct github;

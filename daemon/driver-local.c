@@ -116,7 +116,7 @@ local_env_add(char ***envp, size_t *n, const char *name, const char *value)
 
 /*
  * The task's environment, as the 2017 service set it: what identifies the
- * commit, then the admin's variables and secrets (engine_task_vars), then
+ * commit, then the admin's variables and secrets (trust_task_vars), then
  * the file's environment, which may override nothing of ours that the
  * sandbox relies on (PATH and HOME come last). masks gets the secrets no
  * output may show.
@@ -152,7 +152,7 @@ local_env(struct local_run *lr, const char ***masks, size_t *nmasks)
 	free(url);
 	json_object_set_new(vars, "TASK", json_string(t->slug));
 	json_object_set_new(vars, "LANG", json_string("C.UTF-8"));
-	engine_task_vars(local_engine(lr), t, vars, masks, nmasks);
+	trust_task_vars(local_config(lr), t, vars, masks, nmasks);
 	file = json_loads(t->environment != NULL ? t->environment : "{}", 0,
 	    NULL);
 	json_object_foreach(file, k, v) {
@@ -345,7 +345,8 @@ local_archived(int rv, const char *cause, void *arg)
 		free(reason);
 		return;
 	}
-	path = engine_archive_path(local_engine(lr), lr->task->build);
+	path = archives_path(engine_archives(local_engine(lr)),
+	    lr->task->build->project, lr->task->build->sha);
 	argv[4] = path;
 	argv[6] = lr->workspace;
 	memset(&spec, 0, sizeof spec);
@@ -404,8 +405,9 @@ local_run(struct instance *in, struct task *t, char **cause)
 	if (engine_github_mode(local_engine(lr))) {
 		lr->step = LOCAL_UNPACKING;
 		t->run_state = lr;
-		if (engine_archive(local_engine(lr), t->build, local_archived,
-		    lr, cause) != 0) {
+		if (archives_get(engine_archives(local_engine(lr)),
+		    t->build->project, t->build->sha, local_archived, lr,
+		    cause) != 0) {
 			t->run_state = NULL;
 			free(lr->workspace);
 			free(lr);
@@ -474,7 +476,7 @@ local_abandon(struct instance *in, struct task *t)
 
 	if (lr == NULL)
 		return;
-	engine_archive_cancel(local_engine(lr), lr);
+	archives_cancel(engine_archives(local_engine(lr)), lr);
 	proc_free(lr->proc);
 	t->run_state = NULL;
 	free(lr->workspace);

@@ -72,6 +72,7 @@ struct gh_call {
 	char			*method;
 	char			*repo;
 	char			*path;
+	char			*location;	/* a redirect's: may hold a token */
 	char			*body;
 	char			*accept;
 	size_t			 max_size;
@@ -155,6 +156,7 @@ gh_call_free(struct gh_call *c)
 	free(c->method);
 	free(c->repo);
 	free(c->path);
+	free(c->location);
 	free(c->body);
 	free(c->accept);
 	free(c);
@@ -375,6 +377,9 @@ github_retry_or_fail(struct gh_call *c, long status, const char *cause,
     const struct http_response *r)
 {
 	if (c->tries < c->attempts) {
+		/* From the start: a redirect's URL may have expired. */
+		free(c->location);
+		c->location = NULL;
 		c->stage = GH_WAIT;
 		c->not_before = ev_now(c->gh->loop) +
 		    github_backoff(c->tries - 1);
@@ -472,9 +477,13 @@ github_http_done(struct http *h, const struct http_response *r, void *arg)
 		if ((r->status == 301 || r->status == 302 ||
 		    r->status == 307) && (loc = http_response_header(r,
 		    "Location")) != NULL) {
-			/* The tarball's host: its URL carries its own token. */
-			free(c->path);
-			c->path = xstrdup(loc);
+			/*
+			 * The tarball's host: its URL carries a token of its
+			 * own, so no credentials of ours go with it, and it is
+			 * never logged.
+			 */
+			free(c->location);
+			c->location = xstrdup(loc);
 			c->stage = GH_REDIRECT;
 			github_step(c);
 			break;
@@ -564,7 +573,7 @@ github_step(struct gh_call *c)
 	char			*url, *auth = NULL;
 
 	if (c->stage == GH_REDIRECT) {
-		github_submit(c, "GET", c->path, NULL, NULL, c->accept);
+		github_submit(c, "GET", c->location, NULL, NULL, c->accept);
 		return;
 	}
 	if (github_is_app(gh) && c->repo != NULL) {

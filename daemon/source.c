@@ -428,9 +428,9 @@ source_job_show(struct source_job *job, char **cause)
 static int
 source_job_archive(struct source_job *job, char **cause)
 {
-	char	*gitdir;
-	char	*argv[] = { "git", NULL, "archive", "--format=tar.gz", "-o",
-		    job->tmp, job->sha, NULL };
+	char	*gitdir, *prefix, *p;
+	char	*argv[] = { "git", NULL, "archive", "--format=tar.gz", NULL,
+		    "-o", job->tmp, job->sha, NULL };
 	int	 rv;
 
 	if (unlink(job->tmp) != 0 && errno != ENOENT) {
@@ -439,9 +439,15 @@ source_job_archive(struct source_job *job, char **cause)
 		return (-1);
 	}
 	xasprintf(&gitdir, "--git-dir=%s", job->m->dir);
+	/* One top directory, OWNER-NAME-SHA7/, as GitHub's tarballs have. */
+	xasprintf(&prefix, "--prefix=%s-%.7s/", job->m->repo, job->sha);
+	if ((p = strchr(prefix, '/')) != NULL && p[1] != '\0')
+		*p = '-';
 	argv[1] = gitdir;
+	argv[4] = prefix;
 	rv = source_job_spawn(job, SOURCE_STEP_ARCHIVE, argv,
 	    SOURCE_GIT_TIMEOUT, SOURCE_ERR_MAX, cause);
+	free(prefix);
 	free(gitdir);
 	return (rv);
 }

@@ -223,14 +223,16 @@ web_code(struct httpd_req *req, struct web *w, struct build *b)
 	struct stat	 sb;
 	char		*path, *cause = NULL;
 
-	path = engine_archive_path(w->engine, b);
+	path = archives_path(engine_archives(w->engine), b->project,
+	    b->sha);
 	if (stat(path, &sb) == 0) {
 		web_send_file(req, path, 0, "application/gzip");
 		free(path);
 		return;
 	}
 	httpd_set_data(req, path);
-	if (engine_archive(w->engine, b, web_archived, req, &cause) != 0) {
+	if (archives_get(engine_archives(w->engine), b->project, b->sha,
+	    web_archived, req, &cause) != 0) {
 		httpd_set_data(req, NULL);
 		free(path);
 		httpd_respond(req, MHD_HTTP_NOT_FOUND, "404 no source for "
@@ -369,7 +371,7 @@ web_cancel(struct httpd_req *req, void *arg)
 {
 	struct web	*w = arg;
 
-	engine_archive_cancel(w->engine, req);
+	archives_cancel(engine_archives(w->engine), req);
 	free(httpd_get_data(req));
 	httpd_set_data(req, NULL);
 }

@@ -90,8 +90,10 @@ bk_http GET "/builds/$id/tasks/test:unit/log?offset=5"
 is "$BK_BODY" "$(printf '%s' "$full" | tail -c +6)" \
     "?offset=5 gives the log from its sixth byte"
 curl -s -o "$BK_DIR/code.tgz" "$BK_URL/builds/$id/code"
+short=$(printf '%s' "$sha" | cut -c1-7)
 is "$(tar -tzf "$BK_DIR/code.tgz" | sort | tr '\n' ' ')" \
-    "beekeeper.yml hello.txt " "CODE_URL serves the commit's tree"
+    "acme-widget-$short/ acme-widget-$short/beekeeper.yml acme-widget-$short/hello.txt " \
+    "CODE_URL serves the commit's tree, in one top directory as GitHub's"
 bk_http GET "/builds/$id/tasks/nope/log"
 is "$BK_STATUS" 404 "an unknown task is 404"
 bk_http GET "/builds/999/tasks/lint/log"

@@ -14,7 +14,7 @@ bk_require_daemon
 bk_require_node
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
-plan 54
+plan 59
 
 bk_tmpdir
 TOKEN="ghp-test-$$-token"
@@ -224,6 +224,25 @@ sha6=$(bk_repo_commit "$repo" "outage")
 push_main "$repo" s-7
 id6=$(bk_wait_build "$sha6")
 ok "the build runs while GitHub fails" bk_wait_for 15 bk_build_done "$id6"
+is "$(bk_sql "SELECT state FROM builds WHERE id = $id6")" passed \
+    "and passes"
+
+# The archive host fails once: the download starts over, from the API.
+curl -s -X POST -d '{"status":502,"count":1,"path":"/_codeload"}' \
+    "$GH/_fake/faults" >/dev/null
+echo "codeload" >"$repo/codeload.txt"
+sha9=$(bk_repo_commit "$repo" "codeload")
+push_main "$repo" s-10
+id9=$(bk_wait_build "$sha9")
+ok "a build whose tarball download failed once ends" \
+    bk_wait_for 20 bk_build_done "$id9"
+is "$(bk_sql "SELECT state FROM builds WHERE id = $id9")" passed \
+    "and passes: the download was tried again"
+is "$(bk_gh_json "$GH/_fake/requests" "d.filter((r) =>
+    r.path === '/repos/acme/widget/tarball/$sha9').length")" 2 \
+    "from GitHub's API, not from the redirect it had expired"
+unlike "$(cat "$BK_LOG")" "_codeload" \
+    "the redirect's URL, which may hold a token, is never logged"
 ok "its reports arrive once GitHub is back" bk_wait_for 30 settled "$sha6" 2
 like "$(cat "$BK_LOG")" "GitHub answered 503.*will try again" \
     "the daemon said it would try again"

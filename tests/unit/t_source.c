@@ -220,7 +220,7 @@ main(void)
 	struct done	 d = { 0 }, d2 = { 0 };
 	struct stat	 sb;
 	char		*state, *url, *sha1, *sha2, *sha3 = NULL, *want;
-	char		*mirror, *out, *tmp, *list, *big, *cause;
+	char		*mirror, *out, *tmp, *list, *big, *cause, *top, *expect;
 	const char	*missing = "0123456789abcdef0123456789abcdef01234567";
 	mode_t		 mask;
 	size_t		 bigsize = 1024 * 1024 + 1;
@@ -361,10 +361,19 @@ main(void)
 	ok(exists(out), "archive: the file exists");
 	xasprintf(&tmp, "%s.tmp", out);
 	ok(!exists(tmp), "archive: no temporary file is left");
-	xasprintf(&want, "tar tzf '%s' | sort | tr '\\n' ' '", out);
+	/* Without the top directory, OWNER-NAME-SHA7/, that GitHub's have. */
+	xasprintf(&want, "tar tzf '%s' | sed 's|^acme-widget-[0-9a-f]\\{7\\}/||' "
+	    "| grep . | sort | tr '\\n' ' '", out);
 	list = sh_out(want);
 	is_str(list, "beekeeper.yml src/ src/a.c ",
 	    "archive: the listing has the files of that commit");
+	free(list);
+	xasprintf(&top, "tar tzf '%s' | cut -d/ -f1 | sort -u", out);
+	list = sh_out(top);
+	xasprintf(&expect, "acme-widget-%.7s", sha2);
+	is_str(list, expect, "archive: one top directory, as GitHub's");
+	free(expect);
+	free(top);
 	free(list);
 	ok(archive(loop, src, "acme/widget", sha1, out, &d) && d.rv == 0,
 	    "archive at the first SHA: succeeded");

@@ -1,0 +1,412 @@
+/*
+ * One value of beekeeperd.yml, in and out. config_set checks a scalar
+ * against its option's type and stores it where the option says;
+ * config_value turns it back into YAML for -n, quoted so that the output
+ * is itself a config.
+ *
+ * Secrets are never in the YAML itself, only paths to files that must not
+ * be readable by other users: the webhook secret, the GitHub token or App
+ * key, and each entry of secrets:. One function reads them all with the
+ * same checks; no error says anything of what a file holds, and -n shows
+ * a secret's file and length only.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+#define SECRET_FILE_MAX		4096
+
+/* The drivers a profile may name. */
+static const char *config_drivers[] = { "local" };
+
+/* Split host:port; IPv6 hosts are in brackets. */
+static int
+config_split_address(const char *s, char **host, char **port,
+    const char **errstr)
+{
+	const char	*colon, *end;
+	char		*e;
+	long		 n;
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':') {
+			*errstr = "expected [IPv6]:PORT";
+			return (-1);
+		}
+		*host = xstrndup(s + 1, end - s - 1);
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL || colon == s) {
+			*errstr = "expected HOST:PORT, e.g. 127.0.0.1:8080";
+			return (-1);
+		}
+		*host = xstrndup(s, colon - s);
+	}
+	errno = 0;
+	n = strtol(colon + 1, &e, 10);
+	if (colon[1] == '\0' || *e != '\0' || errno != 0 || n < 0 ||
+	    n > 65535) {
+		free(*host);
+		*host = NULL;
+		*errstr = "port must be a number from 0 to 65535";
+		return (-1);
+	}
+	*port = xstrdup(colon + 1);
+	return (0);
+}
+
+/* http:// or https://, a host, and no spaces or control characters. */
+static int
+config_is_url(const char *s)
+{
+	size_t	 n;
+
+	if (strncmp(s, "http://", 7) == 0)
+		n = 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		n = 8;
+	else
+		return (0);
+	if (s[n] == '\0' || s[n] == '/')
+		return (0);
+	for (; s[n] != '\0'; n++) {
+		if ((u_char)s[n] <= ' ' || s[n] == 0x7f)
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * owner/name as GitHub allows them: an owner of letters, digits and '-',
+ * a name that may also have '_' and '.' but is not "." or "..".
+ */
+int
+config_is_repo(const char *s)
+{
+	const char	*slash;
+	size_t		 n;
+
+	if ((slash = strchr(s, '/')) == NULL)
+		return (0);
+	n = slash - s;
+	if (n == 0 || n > 39 || strspn(s, CONFIG_ALNUM "-") != n)
+		return (0);
+	s = slash + 1;
+	n = strlen(s);
+	if (n == 0 || n > 100 || strspn(s, CONFIG_ALNUM "-_.") != n)
+		return (0);
+	return (strcmp(s, ".") != 0 && strcmp(s, "..") != 0);
+}
+
+/* The first line of a PEM private key: -----BEGIN ... PRIVATE KEY-----. */
+static int
+config_is_pem(const char *s)
+{
+	static const char	 tail[] = "PRIVATE KEY-----";
+	size_t			 n;
+
+	if (strncmp(s, "-----BEGIN ", 11) != 0)
+		return (0);
+	n = strcspn(s, "\r\n");
+	return (n >= 11 + sizeof tail - 1 &&
+	    memcmp(s + n - (sizeof tail - 1), tail, sizeof tail - 1) == 0);
+}
+
+/*
+ * Read the secret file at path into *out (NUL-terminated) and *outlen.
+ * It must be a regular file that only its owner can read or write:
+ * anything else means the secret may already be known to others. Every
+ * secret goes through here; flags add what one kind must look like. No
+ * error says anything of the contents.
+ */
+static int
+config_read_secret(struct config_parse *p, yaml_node_t *node,
+    const char *key, const char *path, int flags, char **out, size_t *outlen)
+{
+	struct stat	 sb;
+	char		*cause = NULL, *s;
+	size_t		 len, i;
+
+	if (stat(path, &sb) != 0)
+		return (config_error(p, node, "%s: %s", path,
+		    strerror(errno)));
+	if (!S_ISREG(sb.st_mode))
+		return (config_error(p, node, "%s: not a regular file", path));
+	if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		return (config_error(p, node, "%s: secret file is %s other "
+		    "users (mode %04o); run chmod 600 %s", path,
+		    (sb.st_mode & (S_IRGRP | S_IROTH)) ? "readable by" :
+		    "accessible to", (u_int)(sb.st_mode & 07777), path));
+	}
+	if ((s = util_read_file(path, SECRET_FILE_MAX, &len, &cause)) == NULL) {
+		config_error(p, node, "%s", cause);
+		free(cause);
+		return (-1);
+	}
+	/* Trailing newlines are how editors and echo leave the file. */
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		s[--len] = '\0';
+	if (len == 0) {
+		freezero(s, len + 1);
+		return (config_error(p, node, "%s: secret file is empty",
+		    path));
+	}
+	if ((flags & OPT_PEM) && !config_is_pem(s)) {
+		freezero(s, len + 1);
+		return (config_error(p, node, "%s: %s is not a PEM private key "
+		    "(its first line must be -----BEGIN ... PRIVATE KEY-----)",
+		    key, path));
+	}
+	if (flags & OPT_TOKEN) {
+		for (i = 0; i < len; i++) {
+			if ((u_char)s[i] <= ' ' || s[i] == 0x7f)
+				break;
+		}
+		if (i != len) {
+			freezero(s, len + 1);
+			return (config_error(p, node, "%s: %s must hold the "
+			    "token alone, one line with no spaces", key, path));
+		}
+	}
+	*out = s;
+	*outlen = len;
+	return (0);
+}
+
+static int
+config_set_value(struct config_parse *p, const struct config_opt *o,
+    const char *key, yaml_node_t *node, const char *value)
+{
+	char		 *base = p->base;
+	char		**sp = (char **)(base + o->off);
+	int		 *ip = (int *)(base + o->off);
+	uint64_t	 *up = (uint64_t *)(base + o->off);
+	u_int		 *uip = (u_int *)(base + o->off);
+	char		**dp;
+	size_t		 *lp;
+	const char	 *errstr;
+	char		 *host, *port, *end;
+	unsigned long	  ul;
+	size_t		  i, len = strlen(value);
+
+	switch (o->type) {
+	case OPT_SECTION:
+	case OPT_PROFILES:
+	case OPT_REPOS:
+	case OPT_BRANCHES:
+	case OPT_VARS:
+		return (config_error(p, node, "%s: is not a single value",
+		    key));
+	case OPT_UINT:
+		errno = 0;
+		ul = strtoul(value, &end, 10);
+		if (*value < '0' || *value > '9' || *end != '\0' ||
+		    errno != 0 || ul > 100000)
+			return (config_error(p, node, "%s: '%s' is not a whole "
+			    "number from 0 to 100000", key, value));
+		*uip = ul;
+		return (0);
+	case OPT_DURATION:
+		if (util_parse_duration(value, up, &errstr) != 0)
+			return (config_error(p, node, "%s: '%s': %s", key,
+			    value, errstr));
+		return (0);
+	case OPT_DRIVER:
+		for (i = 0; i < nitems(config_drivers); i++) {
+			if (strcmp(value, config_drivers[i]) == 0)
+				break;
+		}
+		if (i == nitems(config_drivers))
+			return (config_error(p, node, "%s: unknown driver "
+			    "'%s' (this beekeeperd has: local)", key, value));
+		break;
+	case OPT_BOOL:
+		if (util_parse_bool(value, ip) != 0)
+			return (config_error(p, node, "%s: '%s' is not a "
+			    "boolean (true or false)", key, value));
+		return (0);
+	case OPT_SIZE:
+		if (util_parse_size(value, 1ULL << 40, up, &errstr) != 0)
+			return (config_error(p, node, "%s: '%s': %s", key,
+			    value, errstr));
+		if (*up == 0)
+			return (config_error(p, node, "%s: must not be 0",
+			    key));
+		return (0);
+	case OPT_ADDRESS:
+		if (config_split_address(value, &host, &port, &errstr) != 0)
+			return (config_error(p, node, "%s: '%s': %s", key,
+			    value, errstr));
+		free(p->conf->listen_host);
+		free(p->conf->listen_port);
+		p->conf->listen_host = host;
+		p->conf->listen_port = port;
+		break;
+	case OPT_URL:
+		if (!config_is_url(value))
+			return (config_error(p, node, "%s: '%s' is not an "
+			    "http:// or https:// URL", key, value));
+		if ((o->flags & OPT_NOSLASH) && value[len - 1] == '/')
+			len--;
+		break;
+	case OPT_PATH:
+	case OPT_SECRET_FILE:
+		if (*value != '/')
+			return (config_error(p, node, "%s: '%s' is not an "
+			    "absolute path", key, value));
+		if (len >= PATH_MAX)
+			return (config_error(p, node, "%s: path too long",
+			    key));
+		break;
+	case OPT_REPO:
+		if (!config_is_repo(value))
+			return (config_error(p, node, "%s: '%s' "
+			    CONFIG_NOT_A_REPO, key, value));
+		break;
+	case OPT_ENVNAME:
+		if (len == 0 || strspn(value, CONFIG_ALNUM "_") != len ||
+		    (*value >= '0' && *value <= '9'))
+			return (config_error(p, node, "%s: '%s' is not a "
+			    "variable name (letters, digits and '_', not "
+			    "starting with a digit)", key, value));
+		break;
+	case OPT_STRING:
+		if (o->chars != NULL &&
+		    (len == 0 || strspn(value, o->chars) != len))
+			return (config_error(p, node, "%s: '%s' %s", key, value,
+			    o->chars_help));
+		break;
+	}
+	free(*sp);
+	*sp = xstrndup(value, len);
+	if (o->type != OPT_SECRET_FILE)
+		return (0);
+	dp = (char **)(base + o->data);
+	lp = (size_t *)(base + o->datalen);
+	freezero(*dp, *lp);
+	*dp = NULL;
+	*lp = 0;
+	return (config_read_secret(p, node, key, value, o->flags, dp, lp));
+}
+
+/* Set an option of p->base; errors name it under p->prefix. */
+int
+config_set(struct config_parse *p, const struct config_opt *o,
+    yaml_node_t *node, const char *value)
+{
+	char	*key;
+	int	 rv;
+
+	if (p->prefix != NULL)
+		xasprintf(&key, "%s.%s", p->prefix, o->key);
+	else
+		key = xstrdup(o->key);
+	rv = config_set_value(p, o, key, node, value);
+	free(key);
+	return (rv);
+}
+
+/*
+ * YAML reads NEL, LS and PS as line breaks, even inside a quoted value:
+ * the escape that keeps one, or NULL if u does not start one.
+ */
+static const char *
+config_unicode_break(const u_char *u)
+{
+	if (u[0] == 0xc2 && u[1] == 0x85)
+		return ("\\N");
+	if (u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9))
+		return (u[2] == 0xa8 ? "\\L" : "\\P");
+	return (NULL);
+}
+
+/*
+ * A value as YAML reads it back: plain when that is unambiguous, else
+ * double-quoted with escapes, so that -n output is itself a config.
+ */
+char *
+config_quote(const char *s)
+{
+	struct buf	 b;
+	const u_char	*u;
+	const char	*esc;
+	size_t		 len = strlen(s);
+	int		 plain;
+
+	plain = len != 0 && strchr("[]{}!&*#|>'\"%@`,?:- \t", *s) == NULL &&
+	    s[len - 1] != ' ' && s[len - 1] != ':' &&
+	    strstr(s, ": ") == NULL && strstr(s, " #") == NULL;
+	for (u = (const u_char *)s; *u != '\0' && plain; u++) {
+		if (*u < ' ' || *u == 0x7f || config_unicode_break(u) != NULL)
+			plain = 0;
+	}
+	if (plain)
+		return (xstrdup(s));
+	buf_init(&b, 0);
+	buf_addstr(&b, "\"");
+	for (u = (const u_char *)s; *u != '\0'; u++) {
+		if (*u == '"' || *u == '\\')
+			buf_printf(&b, "\\%c", *u);
+		else if (*u == '\n')
+			buf_addstr(&b, "\\n");
+		else if (*u == '\t')
+			buf_addstr(&b, "\\t");
+		else if (*u < ' ' || *u == 0x7f)
+			buf_printf(&b, "\\x%02x", *u);
+		else if ((esc = config_unicode_break(u)) != NULL) {
+			buf_addstr(&b, esc);
+			u += (*u == 0xc2 ? 1 : 2);
+		} else
+			buf_add(&b, u, 1);
+	}
+	buf_addstr(&b, "\"");
+	return (buf_detach(&b, NULL));
+}
+
+/*
+ * A scalar option of base as it is printed, or NULL when it is not set.
+ * For a secret file that is the path: what it holds is never printed.
+ */
+char *
+config_value(const void *base, const struct config_opt *o)
+{
+	const char	*p = base;
+	const char	*s;
+	char		*v;
+
+	switch (o->type) {
+	case OPT_BOOL:
+		return (xstrdup(*(const int *)(p + o->off) ? "true" : "false"));
+	case OPT_SIZE:
+		xasprintf(&v, "%llu", (unsigned long long)
+		    *(const uint64_t *)(p + o->off));
+		return (v);
+	case OPT_UINT:
+		xasprintf(&v, "%u", *(const u_int *)(p + o->off));
+		return (v);
+	case OPT_DURATION:
+		xasprintf(&v, "%llums", (unsigned long long)
+		    *(const uint64_t *)(p + o->off));
+		return (v);
+	default:
+		if ((s = *(char *const *)(p + o->off)) == NULL)
+			return (NULL);
+		return (config_quote(s));
+	}
+}
+
+/* How much of a secret was read, for the -n comment. */
+size_t
+config_secret_len(const void *base, const struct config_opt *o)
+{
+	return (*(const size_t *)((const char *)base + o->datalen));
+}
