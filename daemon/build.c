@@ -48,6 +48,7 @@ struct engine {
 	struct github		*gh;
 	struct report		*report;
 	struct trust		*trust;
+	LIST_HEAD(, fetch_ctx)	 fetches;
 	struct archives		*archives;
 	TAILQ_HEAD(, build)	 builds;	/* not finished */
 	int			 in_batch;	/* a transaction is open */
@@ -428,11 +429,20 @@ engine_find(struct engine *e, int64_t id)
 	return (NULL);
 }
 
+/* A pipeline file being read; the engine frees those left at its end. */
 struct fetch_ctx {
-	struct engine	*e;
-	int64_t		 build_id;
-	struct pipeline	*plan;
+	struct engine		*e;
+	int64_t			 build_id;
+	uint64_t		 call;		/* GitHub's, or 0 */
+	LIST_ENTRY(fetch_ctx)	 entry;
 };
+
+static void
+fetch_ctx_free(struct fetch_ctx *fc)
+{
+	LIST_REMOVE(fc, entry);
+	free(fc);
+}
 
 static void
 fetch_read(const char *data, size_t len, const char *cause, void *arg)
@@ -440,6 +450,7 @@ fetch_read(const char *data, size_t len, const char *cause, void *arg)
 	struct fetch_ctx	*fc = arg;
 	struct engine		*e = fc->e;
 	struct build		*b;
+	struct pipeline		*plan;
 	enum pipeline_event	 event;
 	char			*err = NULL;
 
@@ -447,29 +458,29 @@ fetch_read(const char *data, size_t len, const char *cause, void *arg)
 	    b->state != BUILD_FETCHING) {
 		if (b != NULL)
 			b->busy = 0;
-		free(fc);
+		fetch_ctx_free(fc);
 		return;
 	}
 	if (data == NULL) {
 		b->busy = 0;
 		build_error(e, b, cause);
-		free(fc);
+		fetch_ctx_free(fc);
 		return;
 	}
 	if (pipeline_event_parse(b->event, &event) != 0)
 		event = PIPELINE_PUSH;
-	if ((fc->plan = pipeline_parse(PIPELINE_FILE, data, len, event,
+	if ((plan = pipeline_parse(PIPELINE_FILE, data, len, event,
 	    &err)) == NULL) {
 		b->busy = 0;
 		build_error(e, b, err);
 		free(err);
-		free(fc);
+		fetch_ctx_free(fc);
 		return;
 	}
 	b->busy = 0;
-	engine_plan(e, b, fc->plan);
-	pipeline_free(fc->plan);
-	free(fc);
+	engine_plan(e, b, plan);
+	pipeline_free(plan);
+	fetch_ctx_free(fc);
 }
 
 /* The pipeline file from GitHub's contents API, as fetch_read wants it. */
@@ -480,13 +491,14 @@ fetch_contents(const struct github_response *gr, void *arg)
 	struct build		*b;
 	char			*cause = NULL;
 
+	fc->call = 0;
 	if (gr->status == 200 && gr->body != NULL) {
 		buf_add(gr->body, "", 1);	/* NUL-terminated for YAML */
 		fetch_read(gr->body->data, gr->body->len - 1, NULL, fc);
 		return;
 	}
 	if ((b = engine_find(fc->e, fc->build_id)) == NULL) {
-		free(fc);
+		fetch_ctx_free(fc);
 		return;
 	}
 	if (gr->status == 404)
@@ -519,6 +531,7 @@ engine_fetch(struct engine *e, struct build *b)
 	fc = xcalloc(1, sizeof *fc);
 	fc->e = e;
 	fc->build_id = b->id;
+	LIST_INSERT_HEAD(&e->fetches, fc, entry);
 	b->busy = 1;
 	if (github_enabled(e->gh)) {
 		xasprintf(&path, "/repos/%s/contents/%s?ref=%s", b->project,
@@ -530,7 +543,7 @@ engine_fetch(struct engine *e, struct build *b)
 		gc.raw = 1;
 		gc.max_size = PIPELINE_FILE_MAX;
 		gc.attempts = ENGINE_GITHUB_ATTEMPTS;
-		github_call(e->gh, &gc, fetch_contents, fc);
+		fc->call = github_call(e->gh, &gc, fetch_contents, fc);
 		free(path);
 		return;
 	}
@@ -539,14 +552,9 @@ engine_fetch(struct engine *e, struct build *b)
 		b->busy = 0;
 		build_error(e, b, cause);
 		free(cause);
-		free(fc);
+		fetch_ctx_free(fc);
 	}
 }
-
-struct engine_collab {
-	struct engine	*e;
-	int64_t		 build_id;
-};
 
 /* A fork's build waits: only an admin can let it run. */
 static void
@@ -563,20 +571,19 @@ engine_hold(struct engine *e, struct build *b)
 
 /* What GitHub said of a fork's author, for engine_start. */
 static void
-engine_collab_done(int yes, void *arg)
+engine_collab_done(int yes, void *arg, int64_t build_id)
 {
-	struct engine_collab	*ec = arg;
-	struct build		*b;
+	struct engine	*e = arg;
+	struct build	*b;
 
-	if ((b = engine_find(ec->e, ec->build_id)) != NULL &&
+	if ((b = engine_find(e, build_id)) != NULL &&
 	    b->state == BUILD_FETCHING && b->busy) {
 		b->busy = 0;
 		if (yes == 1)
-			engine_fetch(ec->e, b);
+			engine_fetch(e, b);
 		else
-			engine_hold(ec->e, b);
+			engine_hold(e, b);
 	}
-	free(ec);
 }
 
 /*
@@ -588,24 +595,18 @@ static void
 engine_start(struct engine *e, struct build *b)
 {
 	const struct config	*conf = *e->conf;
-	struct engine_collab	*ec;
 
 	if (!b->fork || b->pr == 0 || conf->github_trust_forks ||
 	    b->approval != NULL) {
 		engine_fetch(e, b);
 		return;
 	}
-	ec = xcalloc(1, sizeof *ec);
-	ec->e = e;
-	ec->build_id = b->id;
 	switch (trust_collaborator(e->trust, b->project, b->sender,
-	    engine_collab_done, ec)) {
+	    engine_collab_done, e, b->id)) {
 	case 1:
-		free(ec);
 		engine_fetch(e, b);
 		break;
 	case 0:
-		free(ec);
 		engine_hold(e, b);
 		break;
 	default:
@@ -1035,6 +1036,7 @@ engine_create(struct ev_loop *loop, struct db *db,
 	e->gh = gh;
 	e->report = report_create(loop, db, gh, conf);
 	TAILQ_INIT(&e->builds);
+	LIST_INIT(&e->fetches);
 
 	if ((e->source = source_create(loop, (*conf)->state_dir, cause)) ==
 	    NULL) {
@@ -1056,6 +1058,7 @@ void
 engine_free(struct engine *e)
 {
 	struct build		*b;
+	struct fetch_ctx	*fc;
 	size_t			 i;
 
 	if (e == NULL)
@@ -1067,6 +1070,11 @@ engine_free(struct engine *e)
 		}
 	}
 	source_free(e->source);
+	while ((fc = LIST_FIRST(&e->fetches)) != NULL) {
+		if (fc->call != 0)
+			github_cancel(e->gh, fc->call);
+		fetch_ctx_free(fc);
+	}
 	pools_free(e->pools);
 	report_free(e->report);
 	trust_free(e->trust);

@@ -425,12 +425,12 @@ void		 engine_config_changed(struct engine *);
 
 /* trust.c */
 struct trust;
-typedef void	(*trust_cb)(int, void *);
+typedef void	(*trust_cb)(int, void *, int64_t);
 struct trust	*trust_create(struct ev_loop *, struct github *,
 		    const struct config **);
 void		 trust_free(struct trust *);
 int		 trust_collaborator(struct trust *, const char *, const char *,
-		    trust_cb, void *);
+		    trust_cb, void *, int64_t);
 int		 trust_push_builds(const struct config *, const char *,
 		    const char *, const char *, char **);
 void		 trust_task_vars(const struct config *, const struct task *,

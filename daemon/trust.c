@@ -47,6 +47,7 @@ struct collab_ask {
 	uint64_t		 call;
 	trust_cb		 cb;
 	void			*arg;
+	int64_t			 tag;
 	LIST_ENTRY(collab_ask)	 entry;
 };
 
@@ -114,18 +115,18 @@ trust_answered(const struct github_response *gr, void *arg)
 		log_warn("github: cannot tell whether %s is a collaborator "
 		    "of %s: %s", ca->user, ca->repo, gr->cause != NULL ?
 		    gr->cause : "unexpected answer");
-	ca->cb(yes, ca->arg);
+	ca->cb(yes, ca->arg, ca->tag);
 	collab_ask_free(ca);
 }
 
 /*
  * Is user a collaborator of repo? 1 or 0 when that is known now (cb is
- * not called); -1 when GitHub is asked, and cb(1, 0 or -1: not known)
- * comes later, unless the trust is freed first.
+ * not called); -1 when GitHub is asked, and cb(1, 0 or -1: not known,
+ * arg, tag) comes later, unless the trust is freed first.
  */
 int
 trust_collaborator(struct trust *tr, const char *repo, const char *user,
-    trust_cb cb, void *arg)
+    trust_cb cb, void *arg, int64_t tag)
 {
 	struct collab		*c;
 	struct collab_ask	*ca;
@@ -142,6 +143,7 @@ trust_collaborator(struct trust *tr, const char *repo, const char *user,
 	ca->user = xstrdup(user);
 	ca->cb = cb;
 	ca->arg = arg;
+	ca->tag = tag;
 	LIST_INSERT_HEAD(&tr->asks, ca, entry);
 	xasprintf(&path, "/repos/%s/collaborators/%s", repo, user);
 	memset(&gc, 0, sizeof gc);

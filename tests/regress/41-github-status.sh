@@ -185,7 +185,7 @@ like "$(bk_sql "SELECT reason FROM changes WHERE delivery_id = 's-4'")" \
 cat >"$repo/beekeeper.yml" <<'YML'
 push:
   - slow:
-      run: sleep 30
+      run: sleep 41
   - after:
       run: echo never
 YML
