@@ -304,6 +304,14 @@ report_task(struct report *rp, const struct task *t)
 	free(r.target_url);
 }
 
+/* A finished build's GitHub state, and its description if it has none. */
+static const char *report_build_final[][2] = {
+	[BUILD_PASSED] = { "success", "passed" },
+	[BUILD_FAILED] = { "failure", "failed" },
+	[BUILD_ERRORED] = { "error", "errored" },
+	[BUILD_CANCELLED] = { "error", "cancelled" },
+};
+
 /* The build's own context; called on every change of the build's state. */
 void
 report_build(struct report *rp, const struct build *b)
@@ -343,25 +351,11 @@ report_build(struct report *rp, const struct build *b)
 		xasprintf(&r.description, "running phase %u of %u",
 		    b->phase + 1, nphases);
 		break;
-	case BUILD_PASSED:
-		r.state = "success";
+	default:
+		/* Finished: its result, in GitHub's words and ours. */
+		r.state = (char *)report_build_final[b->state][0];
 		r.description = xstrdup(b->reason != NULL ? b->reason :
-		    "passed");
-		break;
-	case BUILD_FAILED:
-		r.state = "failure";
-		r.description = xstrdup(b->reason != NULL ? b->reason :
-		    "failed");
-		break;
-	case BUILD_ERRORED:
-		r.state = "error";
-		r.description = xstrdup(b->reason != NULL ? b->reason :
-		    "errored");
-		break;
-	case BUILD_CANCELLED:
-		r.state = "error";
-		r.description = xstrdup(b->reason != NULL ? b->reason :
-		    "cancelled");
+		    report_build_final[b->state][1]);
 		break;
 	}
 	xasprintf(&r.target_url, "%s/builds/%lld", conf->public_url,

@@ -46,19 +46,6 @@ GH=http://127.0.0.1:$(bk_gh_port gh)
 BK_GITHUB_YAML="  api_url: $GH
   token_file: $BK_DIR/github-token"
 BK_PROJECTS_YAML="  approved: [acme/widget]"
-# push_main DIR ID: a push to main, which the payload says is the default.
-push_main() {
-	_sha=$(git -C "$1" rev-parse HEAD)
-	cat >"$BK_DIR/push-$2.json" <<JSON
-{"ref":"refs/heads/${3:-main}","before":"0000000000000000000000000000000000000000",
-"after":"$_sha","created":false,"deleted":false,
-"head_commit":{"id":"$_sha","message":"test"},
-"repository":{"full_name":"acme/widget","clone_url":"https://github.invalid/acme/widget.git",
-"html_url":"https://github.invalid/acme/widget","default_branch":"main"},
-"sender":{"login":"tester"}}
-JSON
-	bk_post_file "$BK_DIR/push-$2.json" push "$2"
-}
 # states SHA CONTEXT: the states posted for a context, oldest first.
 states() {
 	bk_gh_json "$GH/_fake/statuses" "d.filter((s) => s.sha === '$1' &&
@@ -97,7 +84,7 @@ like "$(cat "$BK_LOG")" "github: $GH with a token" \
 
 # ------------------------------------------------- the whole sequence
 
-push_main "$repo" s-1
+bk_gh_push "$repo" acme/widget s-1
 is "$BK_STATUS" 202 "the push is accepted"
 id=$(bk_wait_build "$sha")
 ok "the build finishes" bk_wait_for 30 bk_build_done "$id"
@@ -153,7 +140,7 @@ like "$(tar -tzf "$BK_DIR/code.tgz" | head -n 20)" "beekeeper.yml" \
 
 git -C "$repo" rm -q beekeeper.yml
 sha2=$(bk_repo_commit "$repo" "no pipeline")
-push_main "$repo" s-2
+bk_gh_push "$repo" acme/widget s-2
 id2=$(bk_wait_build "$sha2")
 ok "a commit without beekeeper.yml ends" bk_wait_for 15 bk_build_done "$id2"
 ok "with its context final" bk_wait_for 15 settled "$sha2" 1
@@ -165,14 +152,14 @@ like "$(last_desc "$sha2" beekeeper)" \
 
 printf 'push: [unclosed\n' >"$repo/beekeeper.yml"
 sha3=$(bk_repo_commit "$repo" "broken pipeline")
-push_main "$repo" s-3
+bk_gh_push "$repo" acme/widget s-3
 id3=$(bk_wait_build "$sha3")
 ok "a broken beekeeper.yml ends the build" bk_wait_for 15 bk_build_done "$id3"
 ok "with its context final" bk_wait_for 15 settled "$sha3" 1
 like "$(last_desc "$sha3" beekeeper)" "^beekeeper.yml:" \
     "and the status says where the file is wrong"
 
-push_main "$repo" s-4 feature
+bk_gh_push "$repo" acme/widget s-4 feature
 is "$BK_STATUS" 202 "a push to another branch is accepted"
 ok "and not built: only the default branch builds on push" \
     bk_wait_for 10 sh -c "[ \"\$(\"$SQLITE3\" \"$BK_STATE/beekeeper.db\" \
@@ -190,7 +177,7 @@ push:
       run: echo never
 YML
 sha4=$(bk_repo_commit "$repo" "slow")
-push_main "$repo" s-5
+bk_gh_push "$repo" acme/widget s-5
 id4=$(bk_wait_build "$sha4")
 ok "the slow task starts" bk_wait_for 15 bk_task_running "$id4" slow
 cat >"$repo/beekeeper.yml" <<'YML'
@@ -199,7 +186,7 @@ push:
       run: echo quick
 YML
 sha5=$(bk_repo_commit "$repo" "quick")
-push_main "$repo" s-6
+bk_gh_push "$repo" acme/widget s-6
 ok "the newer commit's build supersedes the slow one" \
     bk_wait_for 15 bk_build_done "$id4"
 ok "every context of the superseded build ends final" \
@@ -221,7 +208,7 @@ curl -s -X POST -d '{"status":503,"count":3,"path":"/repos/acme/widget/statuses"
     "$GH/_fake/faults" >/dev/null
 echo "outage" >"$repo/outage.txt"
 sha6=$(bk_repo_commit "$repo" "outage")
-push_main "$repo" s-7
+bk_gh_push "$repo" acme/widget s-7
 id6=$(bk_wait_build "$sha6")
 ok "the build runs while GitHub fails" bk_wait_for 15 bk_build_done "$id6"
 is "$(bk_sql "SELECT state FROM builds WHERE id = $id6")" passed \
@@ -232,7 +219,7 @@ curl -s -X POST -d '{"status":502,"count":1,"path":"/_codeload"}' \
     "$GH/_fake/faults" >/dev/null
 echo "codeload" >"$repo/codeload.txt"
 sha9=$(bk_repo_commit "$repo" "codeload")
-push_main "$repo" s-10
+bk_gh_push "$repo" acme/widget s-10
 id9=$(bk_wait_build "$sha9")
 ok "a build whose tarball download failed once ends" \
     bk_wait_for 20 bk_build_done "$id9"
@@ -252,7 +239,7 @@ curl -s -X POST -d '{"status":403,"count":1,"rate_limited":true,"retry_after":2,
     "$GH/_fake/faults" >/dev/null
 echo "limited" >"$repo/limited.txt"
 sha7=$(bk_repo_commit "$repo" "rate limited")
-push_main "$repo" s-8
+bk_gh_push "$repo" acme/widget s-8
 ok "a rate-limited daemon still reports everything" \
     bk_wait_for 30 settled "$sha7" 2
 like "$(cat "$BK_LOG")" "GitHub asked us to slow down \\(Retry-After\\); calls wait [0-9]+s" \
@@ -264,7 +251,7 @@ curl -s -X POST -d '{"status":502,"count":1000,"path":"/repos/acme/widget/status
     "$GH/_fake/faults" >/dev/null
 echo "restart" >"$repo/restart.txt"
 sha8=$(bk_repo_commit "$repo" "restart")
-push_main "$repo" s-9
+bk_gh_push "$repo" acme/widget s-9
 id8=$(bk_wait_build "$sha8")
 ok "the build finishes while GitHub refuses every status" \
     bk_wait_for 15 bk_build_done "$id8"

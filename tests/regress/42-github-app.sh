@@ -47,18 +47,6 @@ bk_start
 like "$(cat "$BK_LOG")" "github: $GH as App $APP_ID" \
     "the daemon says it is an App"
 
-push() {
-	_sha=$(git -C "$repo" rev-parse HEAD)
-	cat >"$BK_DIR/push-$1.json" <<JSON
-{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000",
-"after":"$_sha","created":false,"deleted":false,
-"head_commit":{"id":"$_sha","message":"test"},
-"repository":{"full_name":"acme/widget","default_branch":"main",
-"clone_url":"https://github.invalid/acme/widget.git"},
-"sender":{"login":"tester"}$2}
-JSON
-	bk_post_file "$BK_DIR/push-$1.json" push "$1"
-}
 # runs SHA: "name=status/conclusion" of each check run of SHA, by name.
 runs() {
 	bk_gh_json "$GH/_fake/check-runs" "d.filter((r) => r.head_sha ===
@@ -74,7 +62,7 @@ count() {
 	    /$1/.test(r.path)).length"
 }
 
-push a-1
+bk_gh_push "$repo" acme/widget a-1
 is "$BK_STATUS" 202 "the push is accepted"
 id=$(bk_wait_build "$sha")
 ok "the build ends" bk_wait_for 30 bk_build_done "$id"
@@ -134,7 +122,7 @@ unlike "$(cat "$BK_LOG")" "$(printf '%s' "$jwt" | cut -c1-40)" \
 sleep 4
 echo again >"$repo/again.txt"
 sha2=$(bk_repo_commit "$repo" "again")
-push a-2 ',"installation":{"id":1}'
+bk_gh_push "$repo" acme/widget a-2 main ',"installation":{"id":1}'
 id2=$(bk_wait_build "$sha2")
 ok "the next build ends" bk_wait_for 30 bk_build_done "$id2"
 ok "and reports" bk_wait_for 20 runs_done "$sha2" \

@@ -52,19 +52,6 @@ secrets:
     project: acme/widget"
 bk_start "$VARS"
 
-# push REPO_DIR OWNER/NAME ID
-push() {
-	_sha=$(git -C "$1" rev-parse HEAD)
-	cat >"$BK_DIR/push-$3.json" <<JSON
-{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000",
-"after":"$_sha","created":false,"deleted":false,
-"head_commit":{"id":"$_sha","message":"test"},
-"repository":{"full_name":"$2","default_branch":"main",
-"clone_url":"https://github.invalid/$2.git"},
-"sender":{"login":"tester"}}
-JSON
-	bk_post_file "$BK_DIR/push-$3.json" push "$3"
-}
 # fork_pr ID NUMBER USER: a pull request from USER's fork of acme/widget.
 fork_pr() {
 	_sha=$(git -C "$repo" rev-parse HEAD)
@@ -100,7 +87,7 @@ has_status() {
 # ------------------------------------------------------------- secrets
 
 sha=$(git -C "$repo" rev-parse HEAD)
-push "$repo" acme/widget f-1
+bk_gh_push "$repo" acme/widget f-1
 id=$(bk_wait_build "$sha")
 ok "the push builds" bk_wait_for 30 bk_build_done "$id"
 is "$(bk_sql "SELECT state FROM builds WHERE id = $id")" passed "and passes"
@@ -163,10 +150,10 @@ like "$(log_of "$tid")" '^greeting=hello deploy=\[\]$' \
 # ------------------------------------------------ projects not approved
 
 osha1=$(git -C "$other" rev-parse HEAD)
-push "$other" acme/other f-5
+bk_gh_push "$other" acme/other f-5
 echo more >"$other/more.txt"
 osha2=$(bk_repo_commit "$other" "more")
-push "$other" acme/other f-6
+bk_gh_push "$other" acme/other f-6
 ok "a project not approved: its pushes are held" bk_wait_for 10 sh -c \
     "[ \"\$(\"$SQLITE3\" \"$BK_STATE/beekeeper.db\" \
     \"SELECT count(*) FROM changes WHERE repo = 'acme/other' AND held = 1\")\" = 2 ]"

@@ -584,3 +584,20 @@ bk_gh_json() {
 		    new Function("d", "return " + process.argv[1])(
 		    JSON.parse(s))));' "$2"
 }
+
+# bk_gh_push DIR OWNER/NAME ID [BRANCH] [MORE_JSON]: deliver a signed push
+# of DIR's HEAD to BRANCH (main), of a repository on GitHub whose default
+# branch is main; MORE_JSON (",\"key\":...") is added to the payload.
+bk_gh_push() {
+	_sha=$(git -C "$1" rev-parse HEAD)
+	cat >"$BK_DIR/push-$3.json" <<JSON
+{"ref":"refs/heads/${4:-main}","before":"0000000000000000000000000000000000000000",
+"after":"$_sha","created":false,"deleted":false,
+"head_commit":{"id":"$_sha","message":"test"},
+"repository":{"full_name":"$2","default_branch":"main",
+"clone_url":"https://github.invalid/$2.git",
+"html_url":"https://github.invalid/$2"},
+"sender":{"login":"tester"}${5:-}}
+JSON
+	bk_post_file "$BK_DIR/push-$3.json" push "$3"
+}
