@@ -501,12 +501,12 @@ fetch_contents(const struct github_response *gr, void *arg)
 		fetch_ctx_free(fc);
 		return;
 	}
-	if (gr->status == 404)
-		xasprintf(&cause, "no %s in %s at %.12s: add one to build "
-		    "this repository", PIPELINE_FILE, b->project, b->sha);
-	else if (gr->cause != NULL)
+	if (gr->cause != NULL)
 		xasprintf(&cause, "cannot read %s from GitHub: %s",
 		    PIPELINE_FILE, gr->cause);
+	else if (gr->status == 404)
+		xasprintf(&cause, "no %s in %s at %.12s: add one to build "
+		    "this repository", PIPELINE_FILE, b->project, b->sha);
 	else
 		xasprintf(&cause, "cannot read %s from GitHub: it answered "
 		    "%ld", PIPELINE_FILE, gr->status);

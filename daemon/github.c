@@ -77,7 +77,11 @@ struct gh_call {
 	char			*accept;
 	size_t			 max_size;
 	u_int			 attempts;	/* allowed */
-	u_int			 tries;		/* made */
+	/*
+	 * Requests made: every one but a redirect's, less those refused for
+	 * rate, so a lookup, a token and the call itself make three.
+	 */
+	u_int			 tries;
 	int			 reauth;	/* a 401 was retried */
 	int			 mutation;
 	int			 raw;		/* the body is not JSON */
@@ -413,7 +417,7 @@ github_http_done(struct http *h, const struct http_response *r, void *arg)
 	}
 	if (github_rate(gh, r)) {
 		/* Held, not failed: the same step goes again after. */
-		if (c->stage == GH_SEND)
+		if (c->stage != GH_REDIRECT)
 			c->tries--;
 		c->stage = GH_WAIT;
 		c->not_before = 0;
@@ -581,6 +585,7 @@ github_step(struct gh_call *c)
 			if ((auth = github_jwt(c)) == NULL)
 				return;
 			c->stage = GH_INSTALLATION;
+			c->tries++;
 			xasprintf(&url, "%s/repos/%s/installation",
 			    conf->github_api_url, c->repo);
 			github_submit(c, "GET", url, auth, NULL,
@@ -593,6 +598,7 @@ github_step(struct gh_call *c)
 			if ((auth = github_jwt(c)) == NULL)
 				return;
 			c->stage = GH_TOKEN;
+			c->tries++;
 			xasprintf(&url, "%s/app/installations/%lld/"
 			    "access_tokens", conf->github_api_url,
 			    (long long)in->id);

@@ -13,7 +13,7 @@ bk_require_node
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
 command -v openssl >/dev/null 2>&1 || skip_all "openssl is not installed"
-plan 22
+plan 25
 
 bk_tmpdir
 APP_ID=4242
@@ -131,5 +131,21 @@ is "$(count '^\/app\/installations\/1\/access_tokens$')" 2 \
     "a new token was taken before the old one expired"
 is "$(count '^\/repos\/acme\/widget\/installation$')" 1 \
     "the installation was not looked up again"
+
+# A repository the App is not installed on: the build says so.
+BK_PROJECTS_YAML="  approved: [acme/widget, acme/nowhere]"
+bk_write_config
+kill -HUP "$BK_PID"
+ok "the daemon reloads" bk_wait_for 10 grep -q "reload: configuration read" \
+    "$BK_LOG"
+bk_gh_push "$repo" acme/nowhere a-3
+nowhere_done() {
+	nid=$(bk_sql "SELECT id FROM builds WHERE project = 'acme/nowhere'")
+	[ -n "$nid" ] && bk_build_done "$nid"
+}
+ok "a build of a repository without the App ends" bk_wait_for 15 nowhere_done
+is "$(bk_sql "SELECT state || ': ' || reason FROM builds WHERE id = $nid")" \
+    "errored: cannot read beekeeper.yml from GitHub: the GitHub App is not installed on acme/nowhere (GitHub answered 404)" \
+    "in words: the App is not installed there"
 
 bk_finish
