@@ -83,9 +83,10 @@ like "$(bk_gh_json "$GH/_fake/check-runs" "d.find((r) => r.head_sha ===
 is "$(bk_gh_json "$GH/_fake/check-runs" "d.find((r) => r.head_sha ===
     '$sha' && r.name === 'test/test').details_url")" \
     "$BK_URL/builds/$id/tasks/test/log" "and links to the log"
-is "$(bk_gh_json "$GH/_fake/check-runs" "d.find((r) => r.head_sha ===
+# A state already over when its turn to be posted comes is not posted.
+like "$(bk_gh_json "$GH/_fake/check-runs" "d.find((r) => r.head_sha ===
     '$sha' && r.name === 'build/build').history.map((h) =>
-    h.status).join(' ')")" "queued in_progress completed" \
+    h.status).join(' ')")" "^queued (in_progress )?completed$" \
     "a check run goes queued, in progress, completed"
 is "$(bk_gh_json "$GH/_fake/statuses" "d.filter((s) => s.sha === '$sha' &&
     s.context === 'beekeeper:test/test').map((s) => s.state).join(' ')")" \
