@@ -77,9 +77,10 @@ git -C "$repo" commit -q -m pipeline || die "git commit failed"
 # prepare ROUND N: a commit on branch ROUND-N and its signed push.
 prepare()
 {
-	git -C "$repo" checkout -q -b "$1-$2" main &&
-	    git -C "$repo" commit -q --allow-empty -m "$1-$2" ||
-	    die "cannot commit on $1-$2"
+	if ! git -C "$repo" checkout -q -b "$1-$2" main ||
+	    ! git -C "$repo" commit -q --allow-empty -m "$1-$2"; then
+		die "cannot commit on $1-$2"
+	fi
 	sha=$(git -C "$repo" rev-parse HEAD)
 	cat >"$tmp/$1-$2.json" <<JSON
 {"ref":"refs/heads/$1-$2","before":"0000000000000000000000000000000000000000",
@@ -110,8 +111,9 @@ ghpid=$!
 i=0
 until grep -q '^listening on' "$tmp/github.out"; do
 	i=$((i + 1))
-	[ "$i" -le 100 ] && kill -0 "$ghpid" 2>/dev/null ||
-	    die "the GitHub double did not start: $(cat "$tmp/github.out")"
+	if [ "$i" -gt 100 ] || ! kill -0 "$ghpid" 2>/dev/null; then
+		die "the GitHub double did not start: $(cat "$tmp/github.out")"
+	fi
 	sleep 0.1
 done
 gh=http://$(sed -n 's/^listening on //p' "$tmp/github.out")
