@@ -53,7 +53,7 @@ pid=
 ghpid=
 trap '[ -z "$pid" ] || stop beekeeperd >/dev/null 2>&1
     [ -z "$ghpid" ] || kill "$ghpid" 2>/dev/null
-    rm -rf "$tmp"' EXIT
+    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$tmp"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -144,6 +144,7 @@ EOF
 }
 
 # burst ROUND: send every push of ROUND at once; prints the start (ns).
+# Run in $(...), which returns once every curl has.
 burst()
 {
 	t0=$(date +%s%N)
@@ -194,7 +195,6 @@ round=baseline
 start "$round"
 t0=$(burst "$round")
 t1=$(await built)
-wait
 stop beekeeperd || die "beekeeperd did not stop cleanly"
 base_ms=$(((t1 - t0) / 1000000))
 
@@ -204,7 +204,6 @@ start "$round" "  api_url: $gh
 t0=$(burst "$round")
 t1=$(await built)
 t2=$(await settled)
-wait
 stop beekeeperd || die "beekeeperd did not stop cleanly"
 run_ms=$(((t1 - t0) / 1000000))
 rep_ms=$(((t2 - t0) / 1000000))
