@@ -183,6 +183,22 @@ set_reason(char **field, const char *reason)
 	*field = reason != NULL ? xstrdup(reason) : NULL;
 }
 
+/* Store a task's change and publish it. */
+static void
+task_save(struct engine *e, struct task *t)
+{
+	db_task_update(e->db, t);
+	bus_task(t);
+}
+
+/* Store a build's change and publish it. */
+static void
+build_save(struct engine *e, struct build *b)
+{
+	db_build_update(e->db, b);
+	bus_build(b);
+}
+
 /*
  * The one place a task changes state: the transition must go forward
  * (a finished task never changes again), then it is stored and logged.
@@ -205,7 +221,7 @@ task_set_state(struct engine *e, struct task *t, enum task_state state,
 		t->started_at = now;
 	else if (task_finished(t))
 		t->finished_at = now;
-	db_task_update(e->db, t);
+	task_save(e, t);
 	report_task(e->report, t);
 	log_info("build %lld: task %s %s%s%s", (long long)t->build->id,
 	    t->slug, task_state_names[state], reason != NULL ? ": " : "",
@@ -229,7 +245,7 @@ build_set_state(struct engine *e, struct build *b, enum build_state state,
 		b->started_at = now;
 	if (build_finished(b))
 		b->finished_at = now;
-	db_build_update(e->db, b);
+	build_save(e, b);
 	report_build(e->report, b);
 	log_info("build %lld: %s %s at %.12s %s%s%s", (long long)b->id,
 	    b->project, b->pr != 0 ? "pull request" : b->ref, b->sha,
@@ -264,7 +280,7 @@ engine_start_phase(struct engine *e, struct build *b, u_int phase)
 	size_t		 i;
 
 	b->phase = phase;
-	db_build_update(e->db, b);
+	build_save(e, b);
 	for (i = 0; i < b->ntasks; i++) {
 		t = b->tasks[i];
 		if (t->phase != phase || t->state != TASK_WAITING)
@@ -398,6 +414,7 @@ engine_plan(struct engine *e, struct build *b, struct pipeline *pl)
 			t->exit_status = -1;
 			t->attempt = 1;
 			db_task_insert(e->db, t);
+			bus_task(t);
 			b->tasks = xreallocarray(b->tasks, b->ntasks + 1,
 			    sizeof *b->tasks);
 			b->tasks[b->ntasks++] = t;
@@ -561,7 +578,7 @@ static void
 engine_hold(struct engine *e, struct build *b)
 {
 	set_reason(&b->approval, "required");
-	db_build_update(e->db, b);
+	build_save(e, b);
 	report_build(e->report, b);
 	log_info("build %lld: waits for an admin's approval: pull request "
 	    "from a fork by %s, who is not a collaborator of %s",
@@ -636,7 +653,7 @@ engine_approve_build(struct engine *e, int64_t id, const char *who,
 		return (-1);
 	}
 	set_reason(&b->approval, "approved");
-	db_build_update(e->db, b);
+	build_save(e, b);
 	log_info("build %lld: approved by %s", (long long)id, who);
 	engine_fetch(e, b);
 	return (0);
@@ -654,6 +671,7 @@ engine_approve_project(struct engine *e, const char *repo, const char *who)
 	if ((rv = db_project_approve(e->db, repo, ev_time(e->loop))) > 0) {
 		log_info("project %s: approved by %s", repo, who);
 		e->pending = 1;
+		bus_project(repo);
 	}
 	return (rv);
 }
@@ -696,7 +714,7 @@ engine_cancel(struct engine *e, struct build *b, const char *why)
 	}
 	set_reason(&b->reason, reason);
 	free(reason);
-	db_build_update(e->db, b);
+	build_save(e, b);
 	for (i = 0; i < b->ntasks; i++) {
 		t = b->tasks[i];
 		if (t->state == TASK_WAITING)
@@ -752,6 +770,7 @@ engine_change(struct change_row *c, void *arg)
 	if ((state = db_project_state(e->db, c->repo)) == NULL) {
 		db_project_register(e->db, c->repo, c->clone_url, NULL,
 		    conf->auto_approve, ev_time(e->loop));
+		bus_project(c->repo);
 		state = xstrdup(conf->auto_approve ? "approved" : "pending");
 	}
 	github_installation_seen(e->gh, c->repo, c->installation);
@@ -818,6 +837,7 @@ engine_change(struct change_row *c, void *arg)
 		build_free(b);
 		goto out;
 	}
+	bus_build(b);
 	db_change_done(e->db, c->id, "done", NULL);
 	TAILQ_INSERT_TAIL(&e->builds, b, entry);
 	e->fresh = xreallocarray(e->fresh, e->nfresh + 1, sizeof *e->fresh);
@@ -920,6 +940,42 @@ engine_archives(struct engine *e)
 	return (e->archives);
 }
 
+struct pools *
+engine_pools(struct engine *e)
+{
+	return (e->pools);
+}
+
+/*
+ * An operator stops a build. Returns 0, or -1 with *cause saying why
+ * not.
+ */
+int
+engine_cancel_build(struct engine *e, int64_t id, const char *who,
+    char **cause)
+{
+	struct build	*b;
+	char		*why;
+
+	if ((b = engine_find(e, id)) == NULL) {
+		xasprintf(cause, "build %lld is not running: it has finished, "
+		    "or there is no such build", (long long)id);
+		return (-1);
+	}
+	if (b->reason != NULL && strncmp(b->reason, "cancelled", 9) == 0) {
+		xasprintf(cause, "build %lld is being cancelled already",
+		    (long long)id);
+		return (-1);
+	}
+	xasprintf(&why, "stopped by %s", who);
+	log_info("build %lld: %s", (long long)id, why);
+	db_begin(e->db);
+	engine_cancel(e, b, why);
+	db_commit(e->db);
+	free(why);
+	return (0);
+}
+
 /*
  * A process group left by a task of the last run, if it is still there
  * and still a group of that leader: it dies now, so no task runs twice
@@ -977,7 +1033,7 @@ engine_resume_build(struct build *b, void *arg)
 				t->finished_at = ev_time(e->loop);
 				set_reason(&t->reason, "lost twice when the "
 				    "daemon stopped while it ran");
-				db_task_update(e->db, t);
+				task_save(e, t);
 				report_task(e->report, t);
 				continue;
 			}
@@ -987,7 +1043,7 @@ engine_resume_build(struct build *b, void *arg)
 			t->queued_at = ev_time(e->loop);
 			set_reason(&t->reason, "infrastructure retry: the "
 			    "daemon stopped while it ran");
-			db_task_update(e->db, t);
+			task_save(e, t);
 			log_info("build %lld: task %s retried after a restart",
 			    (long long)b->id, t->slug);
 		}

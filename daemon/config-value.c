@@ -64,6 +64,31 @@ config_split_address(const char *s, char **host, char **port,
 	return (0);
 }
 
+/*
+ * A ZeroMQ endpoint only this machine can reach: tcp:// on 127.0.0.1 or
+ * [::1] with a port (or * for any free one), or ipc:// with a path.
+ */
+static int
+config_is_loopback_endpoint(const char *s)
+{
+	const char	*port;
+	size_t		 n;
+
+	if (strncmp(s, "ipc://", 6) == 0)
+		return (s[6] != '\0' && strpbrk(s, " \t\r\n") == NULL);
+	if (strncmp(s, "tcp://127.0.0.1:", 16) == 0)
+		port = s + 16;
+	else if (strncmp(s, "tcp://[::1]:", 12) == 0)
+		port = s + 12;
+	else
+		return (0);
+	if (strcmp(port, "*") == 0)
+		return (1);
+	n = strspn(port, "0123456789");
+	return (n > 0 && n <= 5 && port[n] == '\0' &&
+	    strtol(port, NULL, 10) <= 65535);
+}
+
 /* http:// or https://, a host, and no spaces or control characters. */
 static int
 config_is_url(const char *s)
@@ -257,6 +282,13 @@ config_set_value(struct config_parse *p, const struct config_opt *o,
 			    "http:// or https:// URL", key, value));
 		if ((o->flags & OPT_NOSLASH) && value[len - 1] == '/')
 			len--;
+		break;
+	case OPT_ENDPOINT:
+		if (!config_is_loopback_endpoint(value))
+			return (config_error(p, node, "%s: '%s' is not a "
+			    "loopback endpoint (tcp://127.0.0.1:PORT, "
+			    "tcp://[::1]:PORT or ipc://PATH): the bus has no "
+			    "authentication yet", key, value));
 		break;
 	case OPT_PATH:
 	case OPT_SECRET_FILE:

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "daemon.h"
+#include "proto.h"
 
 #define CONFIG_FILE_MAX		(1024 * 1024)
 
@@ -72,6 +73,14 @@ static const struct config_opt config_opts[] = {
 	{ .key = "github.trust_forks", .type = OPT_BOOL,
 	  .off = OFF(github_trust_forks), .def = "false",
 	  .help = "build forks' pull requests unapproved, without secrets" },
+	{ .key = "bus", .type = OPT_SECTION,
+	  .help = "live state and control over ZeroMQ" },
+	{ .key = "bus.publish", .type = OPT_ENDPOINT, .off = OFF(bus_publish),
+	  .def = PROTO_PUBLISH_DEFAULT,
+	  .help = "where every change is published (PUB)" },
+	{ .key = "bus.control", .type = OPT_ENDPOINT, .off = OFF(bus_control),
+	  .def = PROTO_CONTROL_DEFAULT,
+	  .help = "where requests and commands are answered (ROUTER)" },
 	{ .key = "profiles", .type = OPT_PROFILES,
 	  .help = "pools of machines, one per profile; see below" },
 	{ .key = "projects", .type = OPT_SECTION,
@@ -386,6 +395,7 @@ config_free(struct config *conf)
 		case OPT_STRING:
 		case OPT_ADDRESS:
 		case OPT_URL:
+		case OPT_ENDPOINT:
 		case OPT_PATH:
 		case OPT_REPO:
 		case OPT_ENVNAME:

@@ -83,6 +83,10 @@ struct config {
 	struct config_branches *push_branches;
 	size_t		 npush_branches;
 
+	/* bus: */
+	char		*bus_publish;
+	char		*bus_control;
+
 	/* variables: then secrets:, in file order. */
 	struct config_var *vars;
 	size_t		 nvars;
@@ -113,6 +117,7 @@ enum config_opt_type {
 	OPT_STRING,		/* .chars, if set, are all it may hold */
 	OPT_ADDRESS,
 	OPT_URL,
+	OPT_ENDPOINT,		/* a ZeroMQ endpoint on loopback */
 	OPT_PATH,
 	OPT_SECRET_FILE,	/* its contents go to .data and .datalen */
 	OPT_BOOL,
@@ -319,6 +324,19 @@ int		 db_report_posted(struct db *, int64_t, const char *, int64_t,
 		    const char *);
 int		 db_report_retry(struct db *, int64_t, int64_t, const char *);
 int		 db_reports_backlog(struct db *, int64_t *, int64_t *);
+int		 db_builds_list(struct db *, const char *, const char *, u_int,
+		    void (*)(int64_t, void *), void *);
+int		 db_builds_recent(struct db *, u_int, void (*)(int64_t, void *),
+		    void *);
+int		 db_builds_open(struct db *, void (*)(int64_t, void *), void *);
+json_t		*db_projects_json(struct db *);
+json_t		*db_project_json(struct db *, const char *);
+int		 db_project_set_state(struct db *, const char *, const char *,
+		    int64_t);
+int		 db_pool_set_cap(struct db *, const char *, int);
+int64_t		 db_audit_insert(struct db *, int64_t, const char *,
+		    const char *, const char *, int, const char *);
+json_t		*db_audit_json(struct db *, u_int);
 
 /* build.c */
 enum build_state {
@@ -416,6 +434,9 @@ struct build	*engine_build(struct engine *, int64_t);
 void		 engine_wake(void *);
 struct source	*engine_source(struct engine *);
 struct archives	*engine_archives(struct engine *);
+struct pools	*engine_pools(struct engine *);
+int		 engine_cancel_build(struct engine *, int64_t, const char *,
+		    char **);
 int		 engine_github_mode(struct engine *);
 int		 engine_approve_build(struct engine *, int64_t, const char *,
 		    char **);
@@ -469,6 +490,8 @@ void		 pools_cancel(struct pools *, struct task *);
 void		 pools_abandon(struct pools *, struct task *);
 void		 pools_task_ended(struct pools *, struct task *);
 void		 pools_schedule(struct pools *);
+json_t		*pools_json(struct pools *, json_t **);
+int		 pools_set_cap(struct pools *, const char *, int, char **);
 struct engine	*pools_engine(struct pools *);
 struct ev_loop	*pools_loop(struct pools *);
 const struct config *pools_config(struct pools *);
@@ -682,6 +705,35 @@ uint64_t	 github_backoff(u_int);
 void		 github_limits(struct github *, int64_t *, int64_t *,
 		    int64_t *);
 void		 github_on_change(struct github *, void (*)(void *), void *);
+
+/* bus.c */
+struct bus;
+struct bus	*bus_create(struct ev_loop *, struct db *, struct engine *,
+		    const struct config **, char **);
+void		 bus_free(struct bus *);
+json_t		*bus_build_json(const struct build *);
+json_t		*bus_task_json(const struct task *);
+void		 bus_build(const struct build *);
+void		 bus_task(const struct task *);
+void		 bus_pool(json_t *);
+void		 bus_instance(json_t *);
+void		 bus_audit(json_t *);
+void		 bus_project(const char *);
+int		 bus_recent(int64_t);
+int		 bus_is_admin(struct bus *, const char *);
+uint64_t	 bus_seq(struct bus *);
+int64_t		 bus_start(struct bus *);
+const char	*bus_publish_endpoint(struct bus *);
+void		 bus_snapshot_builds(struct bus *, void (*)(int64_t, void *),
+		    void *);
+struct db	*bus_db(struct bus *);
+struct engine	*bus_engine(struct bus *);
+const struct config *bus_config(struct bus *);
+struct ev_loop	*bus_loop(struct bus *);
+void		*bus_router(struct bus *);
+
+/* bus-cmd.c */
+void		 bus_cmd_readable(struct ev_loop *, int, void *);
 
 /* jwt.c */
 struct jwt_key;

@@ -48,6 +48,15 @@ enum db_stmt {
 	STMT_REPORT_POSTED,
 	STMT_REPORT_RETRY,
 	STMT_REPORTS_BACKLOG,
+	STMT_BUILDS_LIST,
+	STMT_BUILDS_RECENT,
+	STMT_BUILDS_OPEN,
+	STMT_PROJECTS_LIST,
+	STMT_PROJECT_GET,
+	STMT_PROJECT_SET_STATE,
+	STMT_POOL_SET_CAP,
+	STMT_AUDIT_INSERT,
+	STMT_AUDIT_LIST,
 	STMT_MAX
 };
 
@@ -179,6 +188,32 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	[STMT_REPORT_RETRY] =
 	    "UPDATE reports SET attempts = attempts + 1, next_at = ?, "
 	    "last_error = ? WHERE id = ?",
+	[STMT_BUILDS_LIST] =
+	    "SELECT id FROM builds WHERE (?1 IS NULL OR project = ?1) "
+	    "AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3",
+	[STMT_BUILDS_RECENT] =
+	    "SELECT id FROM builds WHERE finished_at IS NOT NULL "
+	    "ORDER BY finished_at DESC, id DESC LIMIT ?",
+	[STMT_BUILDS_OPEN] =
+	    "SELECT id FROM builds WHERE state IN ('fetching', 'running') "
+	    "ORDER BY id",
+	[STMT_PROJECTS_LIST] =
+	    "SELECT repo, state, created_at, updated_at FROM projects "
+	    "ORDER BY repo",
+	[STMT_PROJECT_GET] =
+	    "SELECT repo, state, created_at, updated_at FROM projects "
+	    "WHERE repo = ?",
+	[STMT_PROJECT_SET_STATE] =
+	    "UPDATE projects SET state = ?, updated_at = ? WHERE repo = ?",
+	[STMT_POOL_SET_CAP] =
+	    "INSERT INTO pools (name, cap) VALUES (?1, ?2) "
+	    "ON CONFLICT (name) DO UPDATE SET cap = ?2",
+	[STMT_AUDIT_INSERT] =
+	    "INSERT INTO audit (time, who, cmd, args, ok, result) "
+	    "VALUES (?, ?, ?, ?, ?, ?)",
+	[STMT_AUDIT_LIST] =
+	    "SELECT id, time, who, cmd, args, ok, result FROM audit "
+	    "ORDER BY id DESC LIMIT ?",
 	[STMT_REPORTS_BACKLOG] =
 	    "SELECT COUNT(*), MIN(next_at) FROM reports "
 	    "WHERE posted_state IS NOT state",
@@ -334,6 +369,19 @@ static const char *db_migrations[] = {
 	");"
 	"CREATE INDEX reports_due ON reports (next_at) "
 	"  WHERE posted_state IS NOT state;",
+
+	/* 3 -> 4: who did what through the control socket. */
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  cmd TEXT NOT NULL,"
+	"  args TEXT NOT NULL,"
+	"  ok INTEGER NOT NULL,"
+	"  result TEXT"
+	");"
+	"CREATE INDEX builds_finished ON builds (finished_at) "
+	"  WHERE finished_at IS NOT NULL;",
 };
 
 struct db {
@@ -1181,4 +1229,182 @@ db_reports_backlog(struct db *db, int64_t *count, int64_t *next_at)
 	if (rc != SQLITE_ROW)
 		return (db_fail(db, "counting reports"));
 	return (0);
+}
+
+/* Call cb with each id the statement gives (one integer column). */
+static int
+db_ids(struct db *db, sqlite3_stmt *st, void (*cb)(int64_t, void *),
+    void *arg, const char *what)
+{
+	int64_t	*ids = NULL;
+	size_t	 n = 0, i;
+	int	 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ids = xreallocarray(ids, n + 1, sizeof *ids);
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (i = 0; i < n; i++)
+		cb(ids[i], arg);
+	free(ids);
+	if (rc != SQLITE_DONE)
+		return (db_fail(db, what));
+	return (0);
+}
+
+/* Builds, newest first, of project and in state if given. */
+int
+db_builds_list(struct db *db, const char *project, const char *state,
+    u_int limit, void (*cb)(int64_t, void *), void *arg)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_BUILDS_LIST];
+
+	db_bind_text(st, 1, project);
+	db_bind_text(st, 2, state);
+	sqlite3_bind_int(st, 3, limit);
+	return (db_ids(db, st, cb, arg, "listing builds"));
+}
+
+/* The builds that finished last, the last first. */
+int
+db_builds_recent(struct db *db, u_int limit, void (*cb)(int64_t, void *),
+    void *arg)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_BUILDS_RECENT];
+
+	sqlite3_bind_int(st, 1, limit);
+	return (db_ids(db, st, cb, arg, "listing finished builds"));
+}
+
+/* The builds not finished, oldest first. */
+int
+db_builds_open(struct db *db, void (*cb)(int64_t, void *), void *arg)
+{
+	return (db_ids(db, db->stmts[STMT_BUILDS_OPEN], cb, arg,
+	    "listing open builds"));
+}
+
+static json_t *
+db_project_row(sqlite3_stmt *st)
+{
+	return (json_pack("{s:s, s:s, s:I, s:I}",
+	    "repo", (const char *)sqlite3_column_text(st, 0),
+	    "state", (const char *)sqlite3_column_text(st, 1),
+	    "created_at", (json_int_t)sqlite3_column_int64(st, 2),
+	    "updated_at", (json_int_t)sqlite3_column_int64(st, 3)));
+}
+
+/* One project as a JSON object, as db_projects_json has it, or NULL. */
+json_t *
+db_project_json(struct db *db, const char *repo)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_PROJECT_GET];
+	json_t		*o = NULL;
+
+	db_bind_text(st, 1, repo);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		o = db_project_row(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return (o);
+}
+
+/* Every project as JSON objects {repo, state, created_at, updated_at}. */
+json_t *
+db_projects_json(struct db *db)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_PROJECTS_LIST];
+	json_t		*a = json_array();
+	int		 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(a, db_project_row(st));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "listing projects");
+		json_decref(a);
+		return (NULL);
+	}
+	return (a);
+}
+
+/* Set a known project's state; returns 1 if it is known, 0 if not. */
+int
+db_project_set_state(struct db *db, const char *repo, const char *state,
+    int64_t now)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_PROJECT_SET_STATE];
+
+	db_bind_text(st, 1, state);
+	sqlite3_bind_int64(st, 2, now);
+	db_bind_text(st, 3, repo);
+	if (db_step_done(db, st, "setting project state") != 0)
+		return (-1);
+	return (sqlite3_changes(db->conn) > 0);
+}
+
+/* A pool's cap, or none when cap is -1. */
+int
+db_pool_set_cap(struct db *db, const char *pool, int cap)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_POOL_SET_CAP];
+
+	db_bind_text(st, 1, pool);
+	db_bind_opt_int(st, 2, cap, cap >= 0);
+	return (db_step_done(db, st, "setting pool cap"));
+}
+
+/* Store an audit record; returns its id, or -1. */
+int64_t
+db_audit_insert(struct db *db, int64_t time, const char *who,
+    const char *cmd, const char *args, int ok, const char *result)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_AUDIT_INSERT];
+
+	sqlite3_bind_int64(st, 1, time);
+	db_bind_text(st, 2, who);
+	db_bind_text(st, 3, cmd);
+	db_bind_text(st, 4, args);
+	sqlite3_bind_int(st, 5, ok);
+	db_bind_text(st, 6, result);
+	if (db_step_done(db, st, "storing audit record") != 0)
+		return (-1);
+	return (sqlite3_last_insert_rowid(db->conn));
+}
+
+/* The newest audit records as JSON objects, newest first. */
+json_t *
+db_audit_json(struct db *db, u_int limit)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_AUDIT_LIST];
+	json_t		*a = json_array(), *args;
+	const char	*result;
+	int		 rc;
+
+	sqlite3_bind_int(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		args = json_loads((const char *)sqlite3_column_text(st, 4), 0,
+		    NULL);
+		result = (const char *)sqlite3_column_text(st, 6);
+		json_array_append_new(a, json_pack("{s:I, s:I, s:s, s:s, s:o, "
+		    "s:b, s:o}",
+		    "id", (json_int_t)sqlite3_column_int64(st, 0),
+		    "time", (json_int_t)sqlite3_column_int64(st, 1),
+		    "who", (const char *)sqlite3_column_text(st, 2),
+		    "cmd", (const char *)sqlite3_column_text(st, 3),
+		    "args", args != NULL ? args : json_object(),
+		    "ok", sqlite3_column_int(st, 5),
+		    "result", result != NULL ? json_string(result) :
+		    json_null()));
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "listing audit records");
+		json_decref(a);
+		return (NULL);
+	}
+	return (a);
 }

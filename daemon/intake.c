@@ -110,6 +110,7 @@ intake_process(struct intake *in, struct delivery *d)
 		}
 		rv = db_project_register(in->db, ev.repo, ev.clone_url,
 		    ev.html_url, conf->auto_approve, now);
+		bus_project(ev.repo);
 		log_info("delivery %s: ping from %s: project registered%s",
 		    d->id, ev.repo, conf->auto_approve ? " and approved" :
 		    ", awaiting approval");

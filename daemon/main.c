@@ -40,6 +40,7 @@ struct beekeeperd {
 	struct webhook		*webhook;
 	struct engine		*engine;
 	struct github		*github;
+	struct bus		*bus;
 	struct web		*web;
 	char			*db_path;
 	char			*pid_path;	/* the one locked */
@@ -316,6 +317,9 @@ main(int argc, char **argv)
 	    (const struct config **)&bk.conf, bk.github, &cause);
 	if (bk.engine == NULL)
 		fatalx("%s", cause);
+	if ((bk.bus = bus_create(bk.loop, bk.db, bk.engine,
+	    (const struct config **)&bk.conf, &cause)) == NULL)
+		fatalx("%s", cause);
 	engine_config_changed(bk.engine);
 	intake_on_commit(bk.intake, engine_wake, bk.engine);
 	if (engine_resume(bk.engine) != 0)
@@ -338,6 +342,7 @@ main(int argc, char **argv)
 	webhook_free(bk.webhook);
 	web_free(bk.web);
 	intake_free(bk.intake);
+	bus_free(bk.bus);
 	engine_free(bk.engine);
 	github_free(bk.github);
 	db_free(bk.db);

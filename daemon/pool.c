@@ -58,6 +58,7 @@ struct instance {
 	u_int			 slots;
 	u_int			 used;
 	uint64_t		 idle_since;
+	char			*reason;	/* of its last change */
 	void			*driver_state;
 	TAILQ_ENTRY(instance)	 entry;
 };
@@ -77,6 +78,7 @@ struct pool {
 	}			 projects[POOL_PROJECTS_MAX];
 	u_int			 nprojects;
 	uint64_t		 serves;
+	int			 dirty;		/* to publish */
 };
 
 struct pools {
@@ -149,6 +151,67 @@ pool_name(struct pool *p)
  * The one place an instance changes state: the transition is checked,
  * written to the store and logged.
  */
+static json_t *
+instance_json(struct instance *in)
+{
+	return (json_pack("{s:s, s:s, s:s, s:i, s:i, s:s?}",
+	    "id", in->id, "pool", in->pool->name,
+	    "state", instance_state_names[in->state], "slots", in->slots,
+	    "busy", in->used, "reason", in->reason));
+}
+
+static u_int	pool_live(struct pool *);
+
+static json_t *
+pool_json(struct pool *p)
+{
+	const struct profile	*pr = config_profile(*p->pools->conf,
+				    p->name);
+	struct instance		*in;
+	u_int			 busy = 0;
+
+	TAILQ_FOREACH(in, &p->instances, entry)
+		busy += in->used;
+	return (json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:i, s:i, s:i}",
+	    "name", p->name, "driver", p->driver->name,
+	    "slots", pr != NULL ? pr->slots : 1, "min", pr != NULL ? pr->min :
+	    0, "max", pr != NULL ? pr->max : 1,
+	    "cap", p->cap >= 0 ? json_integer(p->cap) : json_null(),
+	    "instances", pool_live(p), "busy", busy, "queued", p->nqueued));
+}
+
+/* An instance changed: publish it now (it may be freed before the end of
+ * the turn), and its pool at the end of the turn. */
+static void
+instance_changed(struct instance *in)
+{
+	bus_instance(instance_json(in));
+	in->pool->dirty = 1;
+}
+
+/*
+ * Every pool and live instance, as the bus's snapshot has them;
+ * *instances gets the instances.
+ */
+json_t *
+pools_json(struct pools *ps, json_t **instances)
+{
+	struct instance	*in;
+	json_t		*pools = json_array();
+	size_t		 i;
+
+	*instances = json_array();
+	for (i = 0; i < ps->n; i++) {
+		json_array_append_new(pools, pool_json(ps->list[i]));
+		TAILQ_FOREACH(in, &ps->list[i]->instances, entry) {
+			if (in->state < INSTANCE_TERMINATED)
+				json_array_append_new(*instances,
+				    instance_json(in));
+		}
+	}
+	return (pools);
+}
+
 static void
 instance_set_state(struct instance *in, enum instance_state state,
     const char *reason)
@@ -162,8 +225,11 @@ instance_set_state(struct instance *in, enum instance_state state,
 		fatalx("instance %s: %s -> %s", in->id,
 		    instance_state_names[old], instance_state_names[state]);
 	in->state = state;
+	free(in->reason);
+	in->reason = reason != NULL ? xstrdup(reason) : NULL;
 	if (state == INSTANCE_READY)
 		in->idle_since = ev_now(ps->loop);
+	instance_changed(in);
 	db_instance_save(ps->db, in->id, in->pool->name,
 	    in->pool->driver->name, instance_state_names[state], in->slots,
 	    reason, ev_time(ps->loop));
@@ -216,6 +282,8 @@ pool_launch(struct pool *p, const char *why)
 	xasprintf(&in->id, "%s-%s-%u-%lld", p->driver->name, p->name,
 	    ++p->launched, (long long)ev_time(p->pools->loop));
 	TAILQ_INSERT_TAIL(&p->instances, in, entry);
+	in->reason = xstrdup(why);
+	instance_changed(in);
 	db_instance_save(p->pools->db, in->id, p->name, p->driver->name,
 	    "requested", in->slots, why, ev_time(p->pools->loop));
 	log_info("pool %s: launching %s: %s", p->name, in->id, why);
@@ -326,6 +394,7 @@ pool_schedule(struct pool *p)
 		t->in_queue = 0;
 		pool_project_served(p, t->build->project);
 		in->used++;
+		instance_changed(in);
 		t->instance = in;
 		if (p->driver->run(in, t, &cause) != 0) {
 			in->used--;
@@ -400,6 +469,7 @@ pools_enqueue(struct pools *ps, struct task *t, char **cause)
 	}
 	TAILQ_INSERT_TAIL(&p->queue, t, qentry);
 	p->nqueued++;
+	p->dirty = 1;
 	t->in_queue = 1;
 	return (0);
 }
@@ -413,6 +483,7 @@ pools_dequeue(struct pools *ps, struct task *t)
 		return;
 	TAILQ_REMOVE(&p->queue, t, qentry);
 	p->nqueued--;
+	p->dirty = 1;
 	t->in_queue = 0;
 }
 
@@ -443,12 +514,14 @@ pools_task_ended(struct pools *ps, struct task *t)
 	t->instance = NULL;
 	if (in->used > 0)
 		in->used--;
+	instance_changed(in);
 	if (in->used == 0)
 		in->idle_since = ev_now(ps->loop);
 	if (in->used == 0 && in->state == INSTANCE_DRAINING)
 		pool_terminate(in, "drained");
 }
 
+/* Schedule every pool, then publish those that changed. */
 void
 pools_schedule(struct pools *ps)
 {
@@ -456,6 +529,44 @@ pools_schedule(struct pools *ps)
 
 	for (i = 0; i < ps->n; i++)
 		pool_schedule(ps->list[i]);
+	for (i = 0; i < ps->n; i++) {
+		if (ps->list[i]->dirty) {
+			ps->list[i]->dirty = 0;
+			bus_pool(pool_json(ps->list[i]));
+		}
+	}
+}
+
+/*
+ * The operator's cap on a pool's instances (-1: none), stored so it
+ * outlives a restart. Busy instances are never stopped for it; fewer are
+ * launched. Returns -1 with *cause for a pool that does not exist.
+ */
+int
+pools_set_cap(struct pools *ps, const char *name, int cap, char **cause)
+{
+	const struct profile	*pr;
+	struct pool		*p;
+
+	if ((p = pool_find(ps, name)) == NULL) {
+		if ((pr = config_profile(*ps->conf, name)) == NULL) {
+			xasprintf(cause, "no pool '%s': pools are the profiles "
+			    "of beekeeperd.yml", name);
+			return (-1);
+		}
+		p = pool_add(ps, pr);
+	}
+	if (db_pool_set_cap(ps->db, name, cap) != 0) {
+		xasprintf(cause, "the store failed: %s", db_error(ps->db));
+		return (-1);
+	}
+	p->cap = cap;
+	p->dirty = 1;
+	if (cap >= 0)
+		log_info("pool %s: capped at %d instances", name, cap);
+	else
+		log_info("pool %s: cap removed", name);
+	return (0);
 }
 
 /* Once a second: idle instances above the pool's minimum go. */
@@ -478,6 +589,7 @@ pools_tick(struct ev_loop *loop, void *arg)
 			    in->state == INSTANCE_LOST) {
 				TAILQ_REMOVE(&p->instances, in, entry);
 				free(in->id);
+				free(in->reason);
 				free(in);
 				continue;
 			}
@@ -528,6 +640,7 @@ pools_free(struct pools *ps)
 			if (in->state < INSTANCE_TERMINATED)
 				pool_terminate(in, "the daemon stopped");
 			free(in->id);
+			free(in->reason);
 			free(in);
 		}
 		for (j = 0; j < p->nprojects; j++)

@@ -2,7 +2,8 @@
  * The commands of the beekeeper tool, one entry each in cmd_table: what
  * they take, a line of help, and the function. Each prints a table for
  * people or, with --json, one JSON document for scripts, and exits 0 only
- * on success.
+ * on success. plan is here too; the commands that talk to the daemon are
+ * in query.c, act.c and follow.c.
  */
 
 #include "config.h"
@@ -19,6 +20,49 @@
 #define PIPELINE_FILE_MAX	(1024 * 1024)
 
 const struct cmd_entry cmd_table[] = {
+	{ .name = "status", .usage = "[--json]",
+	  .help = "say which daemon answers, with a summary of its state",
+	  .exec = cmd_status },
+	{ .name = "builds",
+	  .usage = "[-p owner/name] [-s state] [-n limit] [--json]",
+	  .help = "list the newest builds",
+	  .exec = cmd_builds },
+	{ .name = "build", .usage = "[--json] id",
+	  .help = "show a build and its tasks",
+	  .exec = cmd_build },
+	{ .name = "log", .usage = "[-f] [--json] build task",
+	  .help = "print a task's log; with -f, follow it until the task ends",
+	  .exec = cmd_log },
+	{ .name = "pools", .usage = "[--json]",
+	  .help = "list the pools, their instances and their queues",
+	  .exec = cmd_pools },
+	{ .name = "instances", .usage = "[--json]",
+	  .help = "list the instances not terminated",
+	  .exec = cmd_instances },
+	{ .name = "projects", .usage = "[--json]",
+	  .help = "list the projects and whether they are approved",
+	  .exec = cmd_projects },
+	{ .name = "audit", .usage = "[-n limit] [--json]",
+	  .help = "list the newest commands sent to the daemon",
+	  .exec = cmd_audit },
+	{ .name = "watch", .usage = "[--json] [topic ...]",
+	  .help = "print what the daemon publishes, until interrupted",
+	  .exec = cmd_watch },
+	{ .name = "cap", .usage = "[--json] pool n",
+	  .help = "launch at most n instances in a pool",
+	  .exec = cmd_cap },
+	{ .name = "uncap", .usage = "[--json] pool",
+	  .help = "remove a pool's cap",
+	  .exec = cmd_uncap },
+	{ .name = "cancel", .usage = "[--json] build",
+	  .help = "stop a build that has not finished",
+	  .exec = cmd_cancel },
+	{ .name = "approve", .usage = "[--json] owner/name | build",
+	  .help = "approve a project, or a build waiting for approval",
+	  .exec = cmd_approve },
+	{ .name = "reject", .usage = "[--json] owner/name",
+	  .help = "never build a project",
+	  .exec = cmd_reject },
 	{ .name = "plan",
 	  .usage = "[--event push|pull_request|tag] [--json] [file]",
 	  .help = "show the phases and tasks a beekeeper.yml would run",
@@ -43,13 +87,34 @@ cmd_find(const char *name)
 	return (NULL);
 }
 
-static int
+int
 cmd_usage(const char *name)
 {
 	const struct cmd_entry	*ce = cmd_find(name);
 
 	fprintf(stderr, "usage: beekeeper %s %s\n", ce->name, ce->usage);
 	return (1);
+}
+
+/*
+ * The options of a command that has only -j (--json): the index of its
+ * first argument, or -1 for an unknown option.
+ */
+int
+cmd_options(int argc, char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int				 ch;
+
+	while ((ch = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
+		if (ch != 'j')
+			return (-1);
+		json_output = 1;
+	}
+	return (optind);
 }
 
 static json_t *

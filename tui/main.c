@@ -2,7 +2,8 @@
  * beekeeper: the operator's tool. With a command it acts once and exits;
  * the commands live in cmds.c, one table entry each, and the table also
  * writes usage(). Global options come before the command, the command's
- * own options after it.
+ * own options after it; -j is also taken after it, by every command that
+ * prints something.
  */
 
 #include "config.h"
@@ -14,14 +15,17 @@
 
 #include "tui.h"
 
-int	json_output;
+int		 json_output;
+const char	*control_endpoint;	/* -c; NULL: the environment's */
+const char	*control_key_file;	/* -k; NULL: the environment's */
 
 static __dead void
 usage(void)
 {
 	const struct cmd_entry	*ce;
 
-	fprintf(stderr, "usage: beekeeper [-j] command [argument ...]\n");
+	fprintf(stderr, "usage: beekeeper [-j] [-c endpoint] [-k keyfile] "
+	    "command [argument ...]\n");
 	fprintf(stderr, "commands:\n");
 	for (ce = cmd_table; ce->name != NULL; ce++)
 		fprintf(stderr, "  %s %s\n      %s\n", ce->name, ce->usage,
@@ -33,19 +37,28 @@ int
 main(int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
+		{ "control", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "key-file", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct cmd_entry		*ce;
-	int				 ch;
+	int				 ch, rc;
 
 	log_init("beekeeper", 1, LOG_LEVEL_WARN);
 	/* "+": stop at the command, whose options are its own. */
-	while ((ch = getopt_long(argc, argv, "+hj", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hjk:", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
+		case 'c':
+			control_endpoint = optarg;
+			break;
 		case 'j':
 			json_output = 1;
+			break;
+		case 'k':
+			control_key_file = optarg;
 			break;
 		default:
 			usage();
@@ -60,5 +73,8 @@ main(int argc, char **argv)
 		usage();
 	}
 	optind = 0;
-	return (ce->exec(argc, argv));
+	rc = ce->exec(argc, argv);
+	/* Wipe the control key, if a command read it. */
+	client_close();
+	return (rc);
 }

@@ -227,7 +227,10 @@ bk_tmpdir() {
 # bk_config_text [EXTRA_YAML...]: print the test config (an ephemeral
 # port unless BK_PORT is set), each EXTRA_YAML line appended at top level;
 # BK_GITHUB_YAML and BK_PROJECTS_YAML are more lines (indented) of the
-# github and projects sections.
+# github and projects sections; the bus binds ephemeral loopback ports
+# (BK_BUS_PUBLISH and BK_BUS_CONTROL override), which _bk_launch reads
+# from the log into BK_PUBLISH and BK_CONTROL; BK_CONTROL_KEY is the key
+# that lets a client act.
 bk_config_text() {
 	cat <<EOF
 listen: 127.0.0.1:${BK_PORT:-0}
@@ -243,6 +246,11 @@ projects:
   auto_approve: ${BK_AUTO_APPROVE:-false}
 EOF
 	[ -z "$BK_PROJECTS_YAML" ] || printf '%s\n' "$BK_PROJECTS_YAML"
+	cat <<EOF
+bus:
+  publish: ${BK_BUS_PUBLISH:-tcp://127.0.0.1:*}
+  control: ${BK_BUS_CONTROL:-tcp://127.0.0.1:*}
+EOF
 	for _y in "$@"; do
 		printf '%s\n' "$_y"
 	done
@@ -310,7 +318,14 @@ _bk_launch() {
 	done
 	BK_URL=http://127.0.0.1:$_port
 	BK_HOOK=$BK_URL/github/webhook
-	export BK_URL BK_HOOK
+	# The bus's endpoints as bound (ephemeral ports unless set).
+	BK_PUBLISH=$(sed -n 's/.*bus: publishing on \([^ ,]*\), control on .*/\1/p' \
+	    "$BK_LOG" | head -n 1)
+	BK_CONTROL=$(sed -n 's/.*bus: publishing on .*, control on \([^ ]*\)$/\1/p' \
+	    "$BK_LOG" | head -n 1)
+	# The control key that lets a client act (made at the first start).
+	BK_CONTROL_KEY=$(cat "$BK_STATE/control.key" 2>/dev/null)
+	export BK_URL BK_HOOK BK_PUBLISH BK_CONTROL BK_CONTROL_KEY
 }
 
 # bk_start [EXTRA_YAML...]: a fresh state dir and config, then the daemon.

@@ -1,0 +1,534 @@
+/*
+ * The bus: the daemon's live state over ZeroMQ, as beekeeper-protocol(7)
+ * describes it. A PUB socket publishes every change of a build, task,
+ * pool, instance, project or audit record; a ROUTER socket answers
+ * requests (bus-cmd.c has the commands).
+ *
+ * Invariants:
+ * - Every published message but a heartbeat carries the next seq: seq
+ *   increases by one per message, across topics. A snapshot is taken
+ *   between two turns of the loop, from the store, and its seq is the last
+ *   one published; changes made in the turn that are not yet published
+ *   are in it and are published later with a greater seq, which a client
+ *   applies again harmlessly (every message is a whole object).
+ * - Changes are kept until the end of the loop's turn and published once
+ *   per object, with its latest state, in the order they first changed.
+ * - The set of finished builds in the state is the PROTO_RECENT_BUILDS
+ *   that finished last: when one more finishes, the oldest is deleted.
+ * - Publishing never blocks: a subscriber past the high-water mark loses
+ *   messages and sees a gap.
+ *
+ * The modules that change state call bus_build(), bus_task() and the
+ * others; with no bus (unit tests) they do nothing.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <zmq.h>
+
+#include "daemon.h"
+#include "proto.h"
+
+#define BUS_SNDHWM		10000
+#define BUS_KEY_FILE		"control.key"
+#define BUS_KEY_BYTES		32
+
+struct bus {
+	struct ev_loop		*loop;
+	struct db		*db;
+	struct engine		*engine;
+	const struct config	**conf;
+	void			*ctx;
+	void			*pub;
+	void			*router;
+	struct ev_io		*router_io;
+	struct ev_timer		*heartbeat;
+	char			*publish_at;	/* as bound */
+	char			*control_at;
+	uint64_t		 seq;
+	int64_t			 start;		/* when this run began, ms */
+	json_t			*pending;	/* "topic key" to a message */
+	char			 key[BUS_KEY_BYTES * 2 + 1];
+
+	/* The finished builds in the state, oldest first. */
+	int64_t			 recent[PROTO_RECENT_BUILDS];
+	size_t			 nrecent;
+};
+
+static struct bus	*bus_the;
+
+static void
+json_set_time(json_t *o, const char *key, int64_t ms)
+{
+	json_object_set_new(o, key, ms != 0 ? json_integer(ms) : json_null());
+}
+
+static void
+json_set_str(json_t *o, const char *key, const char *s)
+{
+	json_object_set_new(o, key, s != NULL ? json_string(s) : json_null());
+}
+
+json_t *
+bus_build_json(const struct build *b)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "id", json_integer(b->id));
+	json_set_str(o, "project", b->project);
+	json_set_str(o, "event", b->event);
+	json_set_str(o, "ref", b->ref);
+	json_object_set_new(o, "pr", b->pr != 0 ? json_integer(b->pr) :
+	    json_null());
+	json_set_str(o, "sha", b->sha);
+	json_object_set_new(o, "state",
+	    json_string(build_state_name(b->state)));
+	json_object_set_new(o, "phase", json_integer(b->phase));
+	json_set_str(o, "reason", b->reason);
+	json_set_str(o, "approval", b->approval);
+	json_set_str(o, "sender", b->sender);
+	json_set_time(o, "created_at", b->created_at);
+	json_set_time(o, "started_at", b->started_at);
+	json_set_time(o, "finished_at", b->finished_at);
+	return (o);
+}
+
+json_t *
+bus_task_json(const struct task *t)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "id", json_integer(t->id));
+	json_object_set_new(o, "build", json_integer(t->build->id));
+	json_object_set_new(o, "phase", json_integer(t->phase));
+	json_set_str(o, "phase_name", t->phase_name);
+	json_set_str(o, "slug", t->slug);
+	json_set_str(o, "name", t->name);
+	json_set_str(o, "image", t->image);
+	json_set_str(o, "profile", t->profile);
+	json_object_set_new(o, "critical", json_boolean(t->critical));
+	json_object_set_new(o, "state", json_string(task_state_name(t->state)));
+	json_object_set_new(o, "exit_status", t->exit_status >= 0 ?
+	    json_integer(t->exit_status) : json_null());
+	json_set_str(o, "reason", t->reason);
+	json_object_set_new(o, "attempt", json_integer(t->attempt));
+	json_set_str(o, "instance", t->instance_id);
+	json_set_time(o, "queued_at", t->queued_at);
+	json_set_time(o, "started_at", t->started_at);
+	json_set_time(o, "finished_at", t->finished_at);
+	return (o);
+}
+
+/* Keep a change for the end of the turn; data is stolen. */
+static void
+bus_queue(const char *topic, const char *op, json_t *data)
+{
+	struct bus	*bus = bus_the;
+	json_t		*k;
+	char		*key;
+
+	if (bus == NULL) {
+		json_decref(data);
+		return;
+	}
+	if ((k = json_object_get(data, "id")) == NULL &&
+	    (k = json_object_get(data, "name")) == NULL)
+		k = json_object_get(data, "repo");
+	if (json_is_integer(k))
+		xasprintf(&key, "%s %lld", topic,
+		    (long long)json_integer_value(k));
+	else
+		xasprintf(&key, "%s %s", topic, json_is_string(k) ?
+		    json_string_value(k) : "");
+	/* A key changed again this turn keeps its place, with new data. */
+	json_object_set_new(bus->pending, key, json_pack("{s:s, s:s, s:o}",
+	    "topic", topic, "op", op, "data", data));
+	free(key);
+}
+
+static void
+bus_recent_add(struct bus *bus, int64_t id)
+{
+	size_t	 i;
+
+	for (i = 0; i < bus->nrecent; i++) {
+		if (bus->recent[i] == id)
+			return;
+	}
+	if (bus->nrecent == PROTO_RECENT_BUILDS) {
+		bus_queue(PROTO_TOPIC_BUILD, "delete", json_pack("{s:I}",
+		    "id", (json_int_t)bus->recent[0]));
+		memmove(bus->recent, bus->recent + 1,
+		    (bus->nrecent - 1) * sizeof *bus->recent);
+		bus->nrecent--;
+	}
+	bus->recent[bus->nrecent++] = id;
+}
+
+void
+bus_build(const struct build *b)
+{
+	if (bus_the == NULL)
+		return;
+	bus_queue(PROTO_TOPIC_BUILD, "put", bus_build_json(b));
+	if (build_finished(b))
+		bus_recent_add(bus_the, b->id);
+}
+
+void
+bus_task(const struct task *t)
+{
+	if (bus_the != NULL)
+		bus_queue(PROTO_TOPIC_TASK, "put", bus_task_json(t));
+}
+
+void
+bus_pool(json_t *pool)
+{
+	bus_queue(PROTO_TOPIC_POOL, "put", pool);
+}
+
+void
+bus_instance(json_t *instance)
+{
+	bus_queue(PROTO_TOPIC_INSTANCE, "put", instance);
+}
+
+void
+bus_audit(json_t *record)
+{
+	bus_queue(PROTO_TOPIC_AUDIT, "put", record);
+}
+
+/* A project registered or changed state: publish it as stored. */
+void
+bus_project(const char *repo)
+{
+	json_t	*o;
+
+	if (bus_the != NULL && (o = db_project_json(bus_the->db, repo)) !=
+	    NULL)
+		bus_queue(PROTO_TOPIC_PROJECT, "put", o);
+}
+
+int
+bus_recent(int64_t id)
+{
+	size_t	 i;
+
+	if (bus_the == NULL)
+		return (0);
+	for (i = 0; i < bus_the->nrecent; i++) {
+		if (bus_the->recent[i] == id)
+			return (1);
+	}
+	return (0);
+}
+
+uint64_t
+bus_seq(struct bus *bus)
+{
+	return (bus->seq);
+}
+
+/* When this run of the daemon began: seq counts from 1 again after. */
+int64_t
+bus_start(struct bus *bus)
+{
+	return (bus->start);
+}
+
+const char *
+bus_publish_endpoint(struct bus *bus)
+{
+	return (bus->publish_at);
+}
+
+static void
+bus_send(struct bus *bus, const char *topic, json_t *body)
+{
+	char	*text;
+
+	text = json_dumps(body, JSON_COMPACT);
+	/* PUB never blocks: at the high-water mark it drops. */
+	if (zmq_send(bus->pub, topic, strlen(topic), ZMQ_SNDMORE |
+	    ZMQ_DONTWAIT) == -1 || zmq_send(bus->pub, text, strlen(text),
+	    ZMQ_DONTWAIT) == -1)
+		log_debug("bus: publish %s: %s", topic, zmq_strerror(errno));
+	free(text);
+}
+
+/* End of the turn: publish what changed, once each. */
+static void
+bus_flush(struct ev_loop *loop, void *arg)
+{
+	struct bus	*bus = arg;
+	const char	*key;
+	json_t		*m, *body;
+	int64_t		 now = ev_time(loop);
+
+	if (json_object_size(bus->pending) == 0)
+		return;
+	json_object_foreach(bus->pending, key, m) {
+		body = json_pack("{s:I, s:I, s:O, s:O}",
+		    "seq", (json_int_t)++bus->seq, "time", (json_int_t)now,
+		    "op", json_object_get(m, "op"),
+		    "data", json_object_get(m, "data"));
+		bus_send(bus, json_string_value(json_object_get(m, "topic")),
+		    body);
+		json_decref(body);
+	}
+	json_object_clear(bus->pending);
+}
+
+static void
+bus_heartbeat(struct ev_loop *loop, void *arg)
+{
+	struct bus	*bus = arg;
+	json_t		*body;
+
+	body = json_pack("{s:I, s:I, s:I}", "seq", (json_int_t)bus->seq,
+	    "time", (json_int_t)ev_time(loop), "start",
+	    (json_int_t)bus->start);
+	bus_send(bus, PROTO_TOPIC_HEARTBEAT, body);
+	json_decref(body);
+	bus->heartbeat = ev_timer_add(loop, PROTO_HEARTBEAT_MS, bus_heartbeat,
+	    bus);
+}
+
+static void
+bus_recent_load(int64_t id, void *arg)
+{
+	struct bus	*bus = arg;
+
+	/* Newest first from the store; the ring is oldest first. */
+	memmove(bus->recent + 1, bus->recent, bus->nrecent *
+	    sizeof *bus->recent);
+	bus->recent[0] = id;
+	bus->nrecent++;
+}
+
+/* The builds a snapshot holds: open ones and the recent finished. */
+void
+bus_snapshot_builds(struct bus *bus, void (*cb)(int64_t, void *),
+    void *arg)
+{
+	size_t	 i;
+
+	db_builds_open(bus->db, cb, arg);
+	for (i = 0; i < bus->nrecent; i++)
+		cb(bus->recent[i], arg);
+}
+
+/*
+ * The control key: whoever sends it may act, everyone else only looks.
+ * It lives in STATE_DIR/control.key (mode 0600), which tasks cannot see
+ * (the sandbox hides the state directory), so a task reaching the control
+ * socket on loopback can read the state but not change it. Kept across
+ * restarts so operators' scripts keep working.
+ */
+static int
+bus_key_load(struct bus *bus, const char *state_dir, char **cause)
+{
+	unsigned char	 raw[BUS_KEY_BYTES];
+	char		*path, *text = NULL, *tmp, *err = NULL;
+	size_t		 len = 0;
+	int		 fd, rv = -1;
+
+	xasprintf(&path, "%s/%s", state_dir, BUS_KEY_FILE);
+	if ((text = util_read_file(path, 256, &len, &err)) != NULL) {
+		while (len > 0 && (text[len - 1] == '\n' ||
+		    text[len - 1] == '\r'))
+			text[--len] = '\0';
+		if (len == BUS_KEY_BYTES * 2 &&
+		    strspn(text, "0123456789abcdef") == len) {
+			memcpy(bus->key, text, len + 1);
+			rv = 0;
+			goto out;
+		}
+		log_warn("bus: %s is not a key; making a new one", path);
+	}
+	free(err);
+	if (RAND_bytes(raw, sizeof raw) != 1) {
+		xasprintf(cause, "bus: cannot make a control key: no "
+		    "randomness");
+		goto out;
+	}
+	util_hex_encode(raw, sizeof raw, bus->key, sizeof bus->key);
+	explicit_bzero(raw, sizeof raw);
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || write(fd, bus->key, strlen(bus->key)) !=
+	    (ssize_t)strlen(bus->key) || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+		xasprintf(cause, "bus: cannot write %s: %s", path,
+		    strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		goto out;
+	}
+	free(tmp);
+	log_info("bus: made a control key in %s", path);
+	rv = 0;
+out:
+	if (text != NULL)
+		freezero(text, len + 1);
+	free(path);
+	return (rv);
+}
+
+/* Does a request carry the control key? */
+int
+bus_is_admin(struct bus *bus, const char *key)
+{
+	size_t	 n = strlen(bus->key);
+
+	return (key != NULL && strlen(key) == n &&
+	    CRYPTO_memcmp(key, bus->key, n) == 0);
+}
+
+/*
+ * Bind; *bound is the endpoint as configured, with the port bound in
+ * place of a '*' (ZMQ_LAST_ENDPOINT would name 127.0.0.1 as
+ * [::ffff:127.0.0.1] once IPv6 is on).
+ */
+static int
+bus_bind(void *sock, const char *endpoint, char **bound, char **cause)
+{
+	char		 last[256];
+	const char	*port;
+	size_t		 len = sizeof last;
+
+	if (zmq_bind(sock, endpoint) != 0) {
+		xasprintf(cause, "bus: cannot bind %s: %s", endpoint,
+		    zmq_strerror(errno));
+		return (-1);
+	}
+	len = strlen(endpoint);
+	if (len < 2 || strcmp(endpoint + len - 2, ":*") != 0 ||
+	    zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last,
+	    &(size_t){ sizeof last }) != 0 ||
+	    (port = strrchr(last, ':')) == NULL) {
+		*bound = xstrdup(endpoint);
+		return (0);
+	}
+	xasprintf(bound, "%.*s%s", (int)(len - 2), endpoint, port);
+	return (0);
+}
+
+struct bus *
+bus_create(struct ev_loop *loop, struct db *db, struct engine *e,
+    const struct config **conf, char **cause)
+{
+	struct bus	*bus;
+	int		 hwm = BUS_SNDHWM, zero = 0, one = 1;
+	size_t		 i;
+
+	bus = xcalloc(1, sizeof *bus);
+	bus->loop = loop;
+	bus->db = db;
+	bus->engine = e;
+	bus->conf = conf;
+	bus->pending = json_object();
+	bus->start = ev_time(loop);
+	if ((bus->ctx = zmq_ctx_new()) == NULL ||
+	    (bus->pub = zmq_socket(bus->ctx, ZMQ_PUB)) == NULL ||
+	    (bus->router = zmq_socket(bus->ctx, ZMQ_ROUTER)) == NULL) {
+		xasprintf(cause, "bus: %s", zmq_strerror(errno));
+		bus_free(bus);
+		return (NULL);
+	}
+	zmq_setsockopt(bus->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+	for (i = 0; i < 2; i++) {
+		/* IPv6 too, for tcp://[::1]:PORT. */
+		zmq_setsockopt(i == 0 ? bus->pub : bus->router, ZMQ_IPV6,
+		    &one, sizeof one);
+		zmq_setsockopt(i == 0 ? bus->pub : bus->router, ZMQ_LINGER,
+		    &zero, sizeof zero);
+	}
+	/* A reply to a client gone is dropped, not an error. */
+	zmq_setsockopt(bus->router, ZMQ_ROUTER_MANDATORY, &zero, sizeof zero);
+	if (bus_key_load(bus, (*conf)->state_dir, cause) != 0) {
+		bus_free(bus);
+		return (NULL);
+	}
+	if (bus_bind(bus->pub, (*conf)->bus_publish, &bus->publish_at,
+	    cause) != 0 || bus_bind(bus->router, (*conf)->bus_control,
+	    &bus->control_at, cause) != 0) {
+		bus_free(bus);
+		return (NULL);
+	}
+	db_builds_recent(db, PROTO_RECENT_BUILDS, bus_recent_load, bus);
+	bus->router_io = ev_zmq_add(loop, bus->router, EV_READ,
+	    bus_cmd_readable, bus);
+	bus->heartbeat = ev_timer_add(loop, PROTO_HEARTBEAT_MS, bus_heartbeat,
+	    bus);
+	ev_before_sleep(loop, bus_flush, bus);
+	bus_the = bus;
+	log_info("bus: publishing on %s, control on %s", bus->publish_at,
+	    bus->control_at);
+	return (bus);
+}
+
+void
+bus_free(struct bus *bus)
+{
+	if (bus == NULL)
+		return;
+	if (bus_the == bus)
+		bus_the = NULL;
+	ev_io_del(bus->router_io);
+	ev_timer_del(bus->heartbeat);
+	if (bus->pub != NULL)
+		zmq_close(bus->pub);
+	if (bus->router != NULL)
+		zmq_close(bus->router);
+	if (bus->ctx != NULL)
+		zmq_ctx_term(bus->ctx);
+	json_decref(bus->pending);
+	explicit_bzero(bus->key, sizeof bus->key);
+	free(bus->publish_at);
+	free(bus->control_at);
+	free(bus);
+}
+
+/* For bus-cmd.c. */
+struct db *
+bus_db(struct bus *bus)
+{
+	return (bus->db);
+}
+
+struct engine *
+bus_engine(struct bus *bus)
+{
+	return (bus->engine);
+}
+
+const struct config *
+bus_config(struct bus *bus)
+{
+	return (*bus->conf);
+}
+
+struct ev_loop *
+bus_loop(struct bus *bus)
+{
+	return (bus->loop);
+}
+
+void *
+bus_router(struct bus *bus)
+{
+	return (bus->router);
+}
