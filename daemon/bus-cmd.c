@@ -466,6 +466,39 @@ cmd_reject(struct bus *bus, json_t *req, char **error)
 	return (json_object());
 }
 
+/* drain, undrain and drain-pool: the argument names the instance or pool. */
+static json_t *
+cmd_drain_op(struct bus *bus, json_t *req, const char *op, const char *arg,
+    char **error)
+{
+	const char	*name;
+
+	if (arg_str(req, arg, 1, &name, error) != 0)
+		return (NULL);
+	if (pools_drain(engine_pools(bus_engine(bus)), op, name, BUS_ADMIN,
+	    error) != 0)
+		return (NULL);
+	return (json_object());
+}
+
+static json_t *
+cmd_drain(struct bus *bus, json_t *req, char **error)
+{
+	return (cmd_drain_op(bus, req, "drain", "instance", error));
+}
+
+static json_t *
+cmd_undrain(struct bus *bus, json_t *req, char **error)
+{
+	return (cmd_drain_op(bus, req, "undrain", "instance", error));
+}
+
+static json_t *
+cmd_drain_pool(struct bus *bus, json_t *req, char **error)
+{
+	return (cmd_drain_op(bus, req, "drain-pool", "pool", error));
+}
+
 static const struct bus_cmd bus_cmds[] = {
 	{ "hello", 0, cmd_hello },
 	{ "snapshot", 0, cmd_snapshot },
@@ -481,6 +514,9 @@ static const struct bus_cmd bus_cmds[] = {
 	{ "cancel", 1, cmd_cancel },
 	{ "approve", 1, cmd_approve },
 	{ "reject", 1, cmd_reject },
+	{ "drain", 1, cmd_drain },
+	{ "undrain", 1, cmd_undrain },
+	{ "drain-pool", 1, cmd_drain_pool },
 };
 
 /* Store and publish who did what, and how it went; never the key. */
@@ -546,7 +582,8 @@ bus_answer(struct bus *bus, const char *text, size_t len)
 	if (c == NULL) {
 		xasprintf(&error, "unknown command '%.64s' (hello, snapshot, "
 		    "builds, build, pools, instances, projects, log, audit, "
-		    "cap, uncap, cancel, approve, reject)", name);
+		    "cap, uncap, cancel, approve, reject, drain, undrain, "
+		    "drain-pool)", name);
 		goto reply;
 	}
 	if (c->mutating && !req_admin(bus, req)) {

@@ -337,6 +337,10 @@ int		 db_pool_set_cap(struct db *, const char *, int);
 int64_t		 db_audit_insert(struct db *, int64_t, const char *,
 		    const char *, const char *, int, const char *);
 json_t		*db_audit_json(struct db *, u_int);
+typedef void	(*db_count_cb)(const char *, const char *, int64_t, void *);
+int		 db_deliveries_count(struct db *, db_count_cb, void *);
+int		 db_builds_count(struct db *, db_count_cb, void *);
+int		 db_tasks_count(struct db *, db_count_cb, void *);
 
 /* build.c */
 enum build_state {
@@ -492,6 +496,8 @@ void		 pools_task_ended(struct pools *, struct task *);
 void		 pools_schedule(struct pools *);
 json_t		*pools_json(struct pools *, json_t **);
 int		 pools_set_cap(struct pools *, const char *, int, char **);
+int		 pools_drain(struct pools *, const char *, const char *,
+		    const char *, char **);
 struct engine	*pools_engine(struct pools *);
 struct ev_loop	*pools_loop(struct pools *);
 const struct config *pools_config(struct pools *);
@@ -590,6 +596,13 @@ struct web;
 struct web	*web_create(struct httpd *, struct engine *, struct db *,
 		    const struct config **);
 void		 web_free(struct web *);
+
+/* metrics.c */
+struct bus;
+struct metrics;
+struct metrics	*metrics_create(struct httpd *, struct db *, struct engine *,
+		    struct github *, struct bus *);
+void		 metrics_free(struct metrics *);
 
 /* webhook.c */
 struct webhook;

@@ -537,6 +537,85 @@ pools_schedule(struct pools *ps)
 	}
 }
 
+static struct instance *
+pools_find_instance(struct pools *ps, const char *id)
+{
+	struct instance	*in;
+	size_t		 i;
+
+	for (i = 0; i < ps->n; i++) {
+		TAILQ_FOREACH(in, &ps->list[i]->instances, entry) {
+			if (strcmp(in->id, id) == 0 &&
+			    in->state < INSTANCE_TERMINATING)
+				return (in);
+		}
+	}
+	return (NULL);
+}
+
+/* Drain one instance: no new task; it goes once its tasks have ended. */
+static void
+instance_drain(struct instance *in, const char *who)
+{
+	char	*why;
+
+	xasprintf(&why, "drained by %s", who);
+	if (in->state == INSTANCE_READY && in->used == 0)
+		pool_terminate(in, why);
+	else if (in->state != INSTANCE_DRAINING)
+		instance_set_state(in, INSTANCE_DRAINING, why);
+	free(why);
+}
+
+/*
+ * An operator drains an instance (op "drain") or takes it back
+ * ("undrain"), or drains every live instance of a pool ("drain-pool").
+ * Returns -1 with *cause when there is nothing to do it to.
+ */
+int
+pools_drain(struct pools *ps, const char *op, const char *name,
+    const char *who, char **cause)
+{
+	struct instance	*in, *next;
+	struct pool	*p;
+	char		*why;
+	u_int		 n = 0;
+
+	if (strcmp(op, "drain-pool") == 0) {
+		if ((p = pool_find(ps, name)) == NULL) {
+			xasprintf(cause, "no pool '%s': pools are the profiles "
+			    "of beekeeperd.yml", name);
+			return (-1);
+		}
+		for (in = TAILQ_FIRST(&p->instances); in != NULL; in = next) {
+			next = TAILQ_NEXT(in, entry);
+			if (in->state <= INSTANCE_READY) {
+				instance_drain(in, who);
+				n++;
+			}
+		}
+		log_info("pool %s: %u instances drained by %s", name, n, who);
+		return (0);
+	}
+	if ((in = pools_find_instance(ps, name)) == NULL) {
+		xasprintf(cause, "no live instance '%s'", name);
+		return (-1);
+	}
+	if (strcmp(op, "drain") == 0) {
+		instance_drain(in, who);
+		return (0);
+	}
+	if (in->state != INSTANCE_DRAINING) {
+		xasprintf(cause, "instance %s is %s, not draining", name,
+		    instance_state_names[in->state]);
+		return (-1);
+	}
+	xasprintf(&why, "undrained by %s", who);
+	instance_set_state(in, INSTANCE_READY, why);
+	free(why);
+	return (0);
+}
+
 /*
  * The operator's cap on a pool's instances (-1: none), stored so it
  * outlives a restart. Busy instances are never stopped for it; fewer are

@@ -1,6 +1,6 @@
 /*
  * The commands that change the daemon's state: cap, uncap, cancel,
- * approve and reject. Each is one request; the daemon checks it, acts,
+ * approve, reject, drain, undrain and drain-pool. Each is one request; the daemon checks it, acts,
  * and audits it whatever the answer. The tool checks only the number of
  * arguments: numbers are passed on as JSON numbers when they are numbers
  * and as the strings typed otherwise, so the daemon, which knows the
@@ -134,6 +134,50 @@ cmd_reject(int argc, char **argv)
 	    "project", argv[i]), done));
 }
 
+/*
+ * beekeeper drain INSTANCE, undrain INSTANCE, drain-pool POOL: the same
+ * request with the instance or pool named; DONE is taken.
+ */
+static int
+act_drain(int argc, char **argv, const char *cmd, const char *what)
+{
+	char	*done;
+	int	 i;
+
+	if ((i = act_args(argc, argv, 1)) < 0)
+		return (cmd_usage(cmd));
+	if (strcmp(cmd, "drain") == 0)
+		xasprintf(&done, "instance %s: draining", argv[i]);
+	else if (strcmp(cmd, "undrain") == 0)
+		xasprintf(&done, "instance %s: takes tasks again", argv[i]);
+	else
+		xasprintf(&done, "pool %s: its instances are draining",
+		    argv[i]);
+	return (act_request(json_pack("{s:s, s:s}", "cmd", cmd, what,
+	    argv[i]), done));
+}
+
+/* beekeeper drain INSTANCE: no new task; it goes once it is idle. */
+int
+cmd_drain(int argc, char **argv)
+{
+	return (act_drain(argc, argv, "drain", "instance"));
+}
+
+/* beekeeper undrain INSTANCE: a draining instance takes tasks again. */
+int
+cmd_undrain(int argc, char **argv)
+{
+	return (act_drain(argc, argv, "undrain", "instance"));
+}
+
+/* beekeeper drain-pool POOL: drain every live instance of POOL. */
+int
+cmd_drain_pool(int argc, char **argv)
+{
+	return (act_drain(argc, argv, "drain-pool", "pool"));
+}
+
 static int
 act_known(const char *key, const char **list, size_t n)
 {
@@ -154,7 +198,8 @@ char *
 act_describe(const json_t *a)
 {
 	static const char	*order[] = {
-		"pool", "project", "build", "task", "n", "offset", "state",
+		"pool", "instance", "project", "build", "task", "n", "offset",
+		"state",
 		"limit", "name"
 	};
 	const json_t		*args = json_object_get(a, "args"), *v;

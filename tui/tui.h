@@ -78,6 +78,9 @@ int		 cmd_uncap(int, char **);
 int		 cmd_cancel(int, char **);
 int		 cmd_approve(int, char **);
 int		 cmd_reject(int, char **);
+int		 cmd_drain(int, char **);
+int		 cmd_undrain(int, char **);
+int		 cmd_drain_pool(int, char **);
 char		*act_describe(const json_t *);
 char		*act_outcome(const json_t *);
 

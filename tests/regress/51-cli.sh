@@ -17,7 +17,7 @@ bk_require_daemon
 [ -x "$BEEKEEPER" ] || skip_all "no beekeeper at $BEEKEEPER"
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 [ -x "$PY" ] || skip_all "no $PY to read JSON with"
-plan 105
+plan 116
 
 # free_port: a loopback TCP port nobody listens on, now.
 free_port() {
@@ -283,7 +283,7 @@ is "$(printf '%s' "$OUT" | js 'len(d["instances"])')" \
 cat >"$repo/beekeeper.yml" <<'YML'
 push:
   - slow:
-      run: sleep 30
+      run: sleep 51
 YML
 sha2=$(bk_repo_commit "$repo" "slow")
 bk_push "$repo" acme/widget c-3
@@ -305,6 +305,41 @@ like "$ERR" "^beekeeper: build $id is not running" "with the sentence"
 bk approve 999
 is "$RC" 1 "approve of a build that does not wait: exit 1"
 like "$ERR" "^beekeeper: build 999 " "with the sentence"
+
+# drain, undrain, drain-pool an instance with a running task.
+echo again >"$repo/again.txt"
+sha3=$(bk_repo_commit "$repo" "slow again")
+bk_push "$repo" acme/widget c-4
+id3=$(bk_wait_build "$sha3")
+ok "a slow task runs again" bk_wait_for 20 bk_task_running "$id3" slow
+inst=$(bk_task instance "$id3" slow)
+istate() {
+	bk_sql "SELECT state FROM instances WHERE id = '$inst'"
+}
+bk drain "$inst"
+is "$RC|$OUT" "0|instance $inst: draining" "drain: exit 0, and says so"
+is "$(istate)" draining "the busy instance is draining"
+bk undrain "$inst" --json
+is "$RC|$(printf '%s' "$OUT" | js 'd["ok"]')" "0|true" \
+    "undrain --json: the reply"
+is "$(istate)" ready "the instance takes tasks again"
+bk undrain "$inst"
+is "$RC" 1 "undrain of an instance not draining: exit 1"
+is "$ERR" "beekeeper: instance $inst is ready, not draining" \
+    "with the sentence"
+bk drain no-such-instance
+is "$RC|$ERR" "1|beekeeper: no live instance 'no-such-instance'" \
+    "drain of an unknown instance: exit 1 and the sentence"
+bk drain-pool default
+is "$RC|$OUT" "0|pool default: its instances are draining" \
+    "drain-pool: exit 0, and says so"
+is "$(istate)" draining "its busy instance drains"
+bk cancel "$id3"
+gone() {
+	[ "$(istate)" = terminated ]
+}
+ok "once its task has ended the drained instance is terminated" \
+    bk_wait_for 20 gone
 
 # audit: every command above, newest first.
 bk audit
