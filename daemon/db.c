@@ -57,6 +57,9 @@ enum db_stmt {
 	STMT_POOL_SET_CAP,
 	STMT_AUDIT_INSERT,
 	STMT_AUDIT_LIST,
+	STMT_DELIVERIES_COUNT,
+	STMT_BUILDS_COUNT,
+	STMT_TASKS_COUNT,
 	STMT_MAX
 };
 
@@ -217,6 +220,13 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	[STMT_REPORTS_BACKLOG] =
 	    "SELECT COUNT(*), MIN(next_at) FROM reports "
 	    "WHERE posted_state IS NOT state",
+	[STMT_DELIVERIES_COUNT] =
+	    "SELECT event, state, COUNT(*) FROM deliveries "
+	    "GROUP BY event, state ORDER BY event, state",
+	[STMT_BUILDS_COUNT] =
+	    "SELECT state, NULL, COUNT(*) FROM builds GROUP BY state",
+	[STMT_TASKS_COUNT] =
+	    "SELECT state, NULL, COUNT(*) FROM tasks GROUP BY state",
 };
 
 /* Each entry moves the schema from version i to i + 1. */
@@ -382,6 +392,9 @@ static const char *db_migrations[] = {
 	");"
 	"CREATE INDEX builds_finished ON builds (finished_at) "
 	"  WHERE finished_at IS NOT NULL;",
+
+	/* 4 -> 5: /metrics counts deliveries without reading them all. */
+	"CREATE INDEX deliveries_event_state ON deliveries (event, state);",
 };
 
 struct db {
@@ -1407,4 +1420,50 @@ db_audit_json(struct db *db, u_int limit)
 		return (NULL);
 	}
 	return (a);
+}
+
+/*
+ * Call cb with each row of a counting statement: two text columns (the
+ * second may be NULL) and a count. The strings are borrowed for the call,
+ * which runs while the statement steps, so cb must not use the store.
+ */
+static int
+db_counts(struct db *db, sqlite3_stmt *st, db_count_cb cb, void *arg,
+    const char *what)
+{
+	int	 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cb((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    sqlite3_column_int64(st, 2), arg);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return (db_fail(db, what));
+	return (0);
+}
+
+/* Deliveries by event and state: cb(event, state, count). */
+int
+db_deliveries_count(struct db *db, db_count_cb cb, void *arg)
+{
+	return (db_counts(db, db->stmts[STMT_DELIVERIES_COUNT], cb, arg,
+	    "counting deliveries"));
+}
+
+/* Builds by state: cb(state, NULL, count), for the states that have some. */
+int
+db_builds_count(struct db *db, db_count_cb cb, void *arg)
+{
+	return (db_counts(db, db->stmts[STMT_BUILDS_COUNT], cb, arg,
+	    "counting builds"));
+}
+
+/* Tasks by state, likewise. */
+int
+db_tasks_count(struct db *db, db_count_cb cb, void *arg)
+{
+	return (db_counts(db, db->stmts[STMT_TASKS_COUNT], cb, arg,
+	    "counting tasks"));
 }

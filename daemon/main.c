@@ -42,6 +42,7 @@ struct beekeeperd {
 	struct github		*github;
 	struct bus		*bus;
 	struct web		*web;
+	struct metrics		*metrics;
 	char			*db_path;
 	char			*pid_path;	/* the one locked */
 	int			 pid_fd;
@@ -329,6 +330,8 @@ main(int argc, char **argv)
 	httpd_route(bk.httpd, &health_route, &bk);
 	bk.web = web_create(bk.httpd, bk.engine, bk.db,
 	    (const struct config **)&bk.conf);
+	bk.metrics = metrics_create(bk.httpd, bk.db, bk.engine, bk.github,
+	    bk.bus);
 	ev_before_sleep(bk.loop, stop_when_idle, &bk);
 
 	log_info("listening on %s (pid %ld, state in %s)",
@@ -341,6 +344,7 @@ main(int argc, char **argv)
 	httpd_free(bk.httpd);
 	webhook_free(bk.webhook);
 	web_free(bk.web);
+	metrics_free(bk.metrics);
 	intake_free(bk.intake);
 	bus_free(bk.bus);
 	engine_free(bk.engine);
