@@ -946,6 +946,13 @@ engine_pools(struct engine *e)
 	return (e->pools);
 }
 
+/* Reports GitHub does not have yet. */
+int64_t
+engine_report_backlog(struct engine *e)
+{
+	return (report_backlog(e->report));
+}
+
 /*
  * An operator stops a build. Returns 0, or -1 with *cause saying why
  * not.

@@ -149,11 +149,11 @@ cmd_snapshot(struct bus *bus, json_t *req, char **error)
 	bl.tasks = json_array();
 	bus_snapshot_builds(bus, build_list_add, &bl);
 	pools = pools_json(engine_pools(bus_engine(bus)), &instances);
-	reply = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o}",
+	reply = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "seq", (json_int_t)bus_seq(bus),
 	    "start", (json_int_t)bus_start(bus), "builds", bl.builds,
 	    "tasks", bl.tasks, "pools", pools, "instances", instances,
-	    "projects", projects);
+	    "projects", projects, "github", bus_github(bus));
 	return (reply);
 }
 

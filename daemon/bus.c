@@ -60,6 +60,11 @@ struct bus {
 	json_t			*pending;	/* "topic key" to a message */
 	char			 key[BUS_KEY_BYTES * 2 + 1];
 
+	/* What GitHub reporting looks like, and what was published of it. */
+	json_t			*(*github)(void *);
+	void			*github_arg;
+	json_t			*github_last;
+
 	/* The finished builds in the state, oldest first. */
 	int64_t			 recent[PROTO_RECENT_BUILDS];
 	size_t			 nrecent;
@@ -268,15 +273,42 @@ bus_send(struct bus *bus, const char *topic, json_t *body)
 	free(text);
 }
 
+/*
+ * GitHub reporting's state (report backlog, rate limit), as the function
+ * main.c gives makes it; published when it changes.
+ */
+void
+bus_on_github(struct bus *bus, json_t *(*fn)(void *), void *arg)
+{
+	bus->github = fn;
+	bus->github_arg = arg;
+}
+
+json_t *
+bus_github(struct bus *bus)
+{
+	return (bus->github != NULL ? bus->github(bus->github_arg) :
+	    json_null());
+}
+
 /* End of the turn: publish what changed, once each. */
 static void
 bus_flush(struct ev_loop *loop, void *arg)
 {
 	struct bus	*bus = arg;
 	const char	*key;
-	json_t		*m, *body;
+	json_t		*m, *body, *gh;
 	int64_t		 now = ev_time(loop);
 
+	if (bus->github != NULL) {
+		gh = bus->github(bus->github_arg);
+		if (!json_equal(gh, bus->github_last)) {
+			json_decref(bus->github_last);
+			bus->github_last = json_incref(gh);
+			bus_queue(PROTO_TOPIC_GITHUB, "put", gh);
+		} else
+			json_decref(gh);
+	}
 	if (json_object_size(bus->pending) == 0)
 		return;
 	json_object_foreach(bus->pending, key, m) {
@@ -496,6 +528,7 @@ bus_free(struct bus *bus)
 	if (bus->ctx != NULL)
 		zmq_ctx_term(bus->ctx);
 	json_decref(bus->pending);
+	json_decref(bus->github_last);
 	explicit_bzero(bus->key, sizeof bus->key);
 	free(bus->publish_at);
 	free(bus->control_at);

@@ -439,6 +439,7 @@ void		 engine_wake(void *);
 struct source	*engine_source(struct engine *);
 struct archives	*engine_archives(struct engine *);
 struct pools	*engine_pools(struct engine *);
+int64_t		 engine_report_backlog(struct engine *);
 int		 engine_cancel_build(struct engine *, int64_t, const char *,
 		    char **);
 int		 engine_github_mode(struct engine *);
@@ -717,7 +718,6 @@ void		 github_cancel(struct github *, uint64_t);
 uint64_t	 github_backoff(u_int);
 void		 github_limits(struct github *, int64_t *, int64_t *,
 		    int64_t *);
-void		 github_on_change(struct github *, void (*)(void *), void *);
 
 /* bus.c */
 struct bus;
@@ -732,6 +732,8 @@ void		 bus_pool(json_t *);
 void		 bus_instance(json_t *);
 void		 bus_audit(json_t *);
 void		 bus_project(const char *);
+void		 bus_on_github(struct bus *, json_t *(*)(void *), void *);
+json_t		*bus_github(struct bus *);
 int		 bus_recent(int64_t);
 int		 bus_is_admin(struct bus *, const char *);
 uint64_t	 bus_seq(struct bus *);

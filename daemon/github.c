@@ -115,8 +115,6 @@ struct github {
 
 	LIST_HEAD(, gh_install)	 installs;
 	LIST_HEAD(, gh_token)	 tokens;
-	void			(*on_change)(void *);
-	void			*change_arg;
 };
 
 static void	github_kick(struct github *);
@@ -145,13 +143,6 @@ int
 github_is_app_auth(struct github *gh)
 {
 	return (gh != NULL && github_is_app(gh));
-}
-
-static void
-github_changed(struct github *gh)
-{
-	if (gh->on_change != NULL)
-		gh->on_change(gh->change_arg);
 }
 
 static void
@@ -273,7 +264,6 @@ github_hold(struct github *gh, int64_t until, const char *why)
 	gh->held_why = xstrdup(why);
 	log_warn("github: %s; calls wait %llds",
 	    why, (long long)((until - ev_time(gh->loop) + 999) / 1000));
-	github_changed(gh);
 }
 
 /*
@@ -293,10 +283,8 @@ github_rate(struct github *gh, const struct http_response *r)
 	ra = http_response_header(r, "Retry-After");
 	if (rem != NULL) {
 		v = strtoll(rem, &end, 10);
-		if (*end == '\0' && v >= 0 && v != gh->remaining) {
+		if (*end == '\0' && v >= 0)
 			gh->remaining = v;
-			github_changed(gh);
-		}
 	}
 	if (reset != NULL) {
 		v = strtoll(reset, &end, 10);
@@ -671,7 +659,6 @@ github_kick(struct github *gh)
 		gh->held_until = 0;
 		free(gh->held_why);
 		gh->held_why = NULL;
-		github_changed(gh);
 	}
 	/*
 	 * After each step the scan starts over: the step may have finished
@@ -769,13 +756,6 @@ github_limits(struct github *gh, int64_t *remaining, int64_t *reset_at,
 	*remaining = gh->remaining;
 	*reset_at = gh->reset_at;
 	*held_until = gh->held_until;
-}
-
-void
-github_on_change(struct github *gh, void (*cb)(void *), void *arg)
-{
-	gh->on_change = cb;
-	gh->change_arg = arg;
 }
 
 /* Load the App's key again, after a reload changed it. */

@@ -169,6 +169,25 @@ public_url_fix(struct beekeeperd *bk, struct config *conf)
 	xasprintf(&conf->public_url, "http://%s", httpd_address(bk->httpd));
 }
 
+/* The bus's "github" object: what GitHub reporting looks like now. */
+static json_t *
+github_state(void *arg)
+{
+	struct beekeeperd	*bk = arg;
+	int64_t			 remaining, reset_at, held_until;
+
+	github_limits(bk->github, &remaining, &reset_at, &held_until);
+	return (json_pack("{s:s, s:b, s:I, s:o, s:o, s:o}",
+	    "name", "github", "enabled", github_enabled(bk->github),
+	    "backlog", (json_int_t)engine_report_backlog(bk->engine),
+	    "ratelimit_remaining", remaining >= 0 ? json_integer(remaining) :
+	    json_null(),
+	    "ratelimit_reset", reset_at > 0 ? json_integer(reset_at) :
+	    json_null(),
+	    "held_until", held_until > 0 ? json_integer(held_until) :
+	    json_null()));
+}
+
 static int
 reload_changed(const char *key, const char *old, const char *new)
 {
@@ -321,6 +340,7 @@ main(int argc, char **argv)
 	if ((bk.bus = bus_create(bk.loop, bk.db, bk.engine,
 	    (const struct config **)&bk.conf, &cause)) == NULL)
 		fatalx("%s", cause);
+	bus_on_github(bk.bus, github_state, &bk);
 	engine_config_changed(bk.engine);
 	intake_on_commit(bk.intake, engine_wake, bk.engine);
 	if (engine_resume(bk.engine) != 0)

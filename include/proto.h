@@ -29,6 +29,7 @@
 #define PROTO_TOPIC_INSTANCE		"instance"
 #define PROTO_TOPIC_PROJECT		"project"
 #define PROTO_TOPIC_AUDIT		"audit"
+#define PROTO_TOPIC_GITHUB		"github"
 #define PROTO_TOPIC_HEARTBEAT		"hb"
 
 #endif /* PROTO_H */

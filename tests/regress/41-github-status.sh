@@ -14,7 +14,8 @@ bk_require_daemon
 bk_require_node
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
-plan 58
+BK_PYTHON=${BK_PYTHON:-/usr/bin/python3}
+plan 59
 
 bk_tmpdir
 TOKEN="ghp-test-$$-token"
@@ -256,6 +257,24 @@ ok "the build finishes while GitHub refuses every status" \
 is "$(bk_sql "SELECT count(*) FROM reports WHERE sha = '$sha8'
     AND posted_state IS NOT state")" 2 \
     "its two reports wait in the store"
+# The bus says so too: the snapshot's "github" object.
+github_on_bus() {
+	"$BK_PYTHON" "$top_srcdir/tests/tools/bus-client.py" request \
+	    --control "$BK_CONTROL" '{"cmd": "snapshot"}' |
+	    "$BK_PYTHON" -c 'import json, sys
+g = json.load(sys.stdin)["github"]
+print(g["name"], g["enabled"], g["backlog"],
+    isinstance(g["ratelimit_remaining"], int))'
+}
+backlog_on_bus() {
+	[ "$(github_on_bus)" = "github True 2 True" ]
+}
+if "$BK_PYTHON" -c 'import zmq' 2>/dev/null; then
+	ok "the bus shows the backlog and the rate limit" \
+	    bk_wait_for 10 backlog_on_bus
+else
+	skip "the bus shows the backlog" "$BK_PYTHON has no zmq"
+fi
 bk_stop
 is "$?" 0 "the daemon stops cleanly with reports undelivered"
 curl -s -X POST -d '{"status":502,"count":0}' "$GH/_fake/faults" >/dev/null

@@ -17,7 +17,7 @@ command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 command -v pgrep >/dev/null 2>&1 || skip_all "pgrep is not installed"
 "$PY" -c 'import zmq' 2>/dev/null ||
     skip_all "$PY has no zmq module (Debian's python3-zmq)"
-plan 131
+plan 132
 
 # bus ARG...: the client. req FRAME...: the replies to the FRAMEs, sent
 # on one REQ socket to the control endpoint, with the control key (an
@@ -301,6 +301,10 @@ is "$(j "$snap" '[type(d.get("seq")).__name__] + [type(d.get(k)).__name__
     for k in ("builds", "tasks", "pools", "instances", "projects")]')" \
     '["int", "list", "list", "list", "list", "list"]' \
     "it has seq and the five arrays"
+is "$(j "$snap" '[d["github"][k] for k in ("name", "enabled", "backlog",
+    "ratelimit_remaining", "ratelimit_reset", "held_until")]')" \
+    '["github", false, 0, null, null, null]' \
+    "and the github object: no credentials, nothing waiting"
 members() {
 	j "$snap" 'sorted(set(m for o in d["'"$1"'"] for m in '"$2"'
 	    if m not in o)) if d["'"$1"'"] else "empty"'

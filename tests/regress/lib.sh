@@ -62,6 +62,12 @@ pass() {
 	echo "ok $_tap_n - $1"
 }
 
+# skip DESC REASON: a test point not run, and why (TAP's SKIP).
+skip() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $1 # SKIP $2"
+}
+
 # not_ok DESC [DIAG...]: record a failure.
 not_ok() {
 	_tap_n=$((_tap_n + 1))
