@@ -1126,9 +1126,14 @@ engine_free(struct engine *e)
 
 	if (e == NULL)
 		return;
+	/*
+	 * Running tasks die, and so do those a driver has taken but not yet
+	 * started (their tree is still being unpacked or downloaded).
+	 */
 	TAILQ_FOREACH(b, &e->builds, entry) {
 		for (i = 0; i < b->ntasks; i++) {
-			if (b->tasks[i]->state == TASK_RUNNING)
+			if (b->tasks[i]->state == TASK_RUNNING ||
+			    b->tasks[i]->run_state != NULL)
 				pools_abandon(e->pools, b->tasks[i]);
 		}
 	}

@@ -15,7 +15,7 @@ bk_require_node
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
 BK_PYTHON=${BK_PYTHON:-/usr/bin/python3}
-plan 59
+plan 63
 
 bk_tmpdir
 TOKEN="ghp-test-$$-token"
@@ -243,6 +243,29 @@ ok "a rate-limited daemon still reports everything" \
     bk_wait_for 30 settled "$sha7" 2
 like "$(cat "$BK_LOG")" "GitHub asked us to slow down \\(Retry-After\\); calls wait [0-9]+s" \
     "and it waited as GitHub asked"
+
+# ------------------------- stopped while a task waits for its tree
+
+# The archive host answers slowly: the daemon stops with a task still
+# waiting for its commit's tarball, and the next run takes it up.
+curl -s -X POST -d '{"delay_ms":4000,"count":1,"path":"/_codeload"}' \
+    "$GH/_fake/faults" >/dev/null
+echo "slow tree" >"$repo/slowtree.txt"
+shaT=$(bk_repo_commit "$repo" "slow tree")
+bk_gh_push "$repo" acme/widget s-11
+idT=$(bk_wait_build "$shaT")
+tarball_asked() {
+	[ "$(bk_gh_json "$GH/_fake/requests" "d.filter((r) =>
+	    r.path === '/repos/acme/widget/tarball/$shaT').length")" = 1 ]
+}
+ok "a task waits for its tree" bk_wait_for 15 tarball_asked
+bk_stop
+is "$?" 0 "the daemon stops cleanly while a task waits for its tree"
+bk_restart
+ok "the next daemon runs that build to its end" \
+    bk_wait_for 30 bk_build_done "$idT"
+is "$(bk_sql "SELECT state FROM builds WHERE id = $idT")" passed \
+    "and it passes"
 
 # ------------------------------------------------- across a restart
 
