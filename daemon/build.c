@@ -295,8 +295,9 @@ engine_start_phase(struct engine *e, struct build *b, u_int phase)
 	}
 }
 
-static u_int
-build_nphases(struct build *b)
+/* How many phases a build's plan has. */
+u_int
+build_nphases(const struct build *b)
 {
 	size_t	 i;
 	u_int	 n = 0;

@@ -186,7 +186,7 @@ static json_t *
 cmd_build(struct bus *bus, json_t *req, char **error)
 {
 	struct build	*b;
-	json_t		*tasks;
+	json_t		*tasks, *reply;
 	int64_t		 id;
 	size_t		 i;
 
@@ -199,10 +199,10 @@ cmd_build(struct bus *bus, json_t *req, char **error)
 	tasks = json_array();
 	for (i = 0; i < b->ntasks; i++)
 		json_array_append_new(tasks, bus_task_json(b->tasks[i]));
-	req = json_pack("{s:o, s:o}", "build", bus_build_json(b),
+	reply = json_pack("{s:o, s:o}", "build", bus_build_json(b),
 	    "tasks", tasks);
 	build_free(b);
-	return (req);
+	return (reply);
 }
 
 static json_t *

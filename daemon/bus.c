@@ -275,7 +275,7 @@ bus_send(struct bus *bus, const char *topic, json_t *body)
 
 /*
  * GitHub reporting's state (report backlog, rate limit), as the function
- * main.c gives makes it; published when it changes.
+ * main.c gives makes it; published when it changes (bus_github_check).
  */
 void
 bus_on_github(struct bus *bus, json_t *(*fn)(void *), void *arg)
@@ -297,18 +297,9 @@ bus_flush(struct ev_loop *loop, void *arg)
 {
 	struct bus	*bus = arg;
 	const char	*key;
-	json_t		*m, *body, *gh;
+	json_t		*m, *body;
 	int64_t		 now = ev_time(loop);
 
-	if (bus->github != NULL) {
-		gh = bus->github(bus->github_arg);
-		if (!json_equal(gh, bus->github_last)) {
-			json_decref(bus->github_last);
-			bus->github_last = json_incref(gh);
-			bus_queue(PROTO_TOPIC_GITHUB, "put", gh);
-		} else
-			json_decref(gh);
-	}
 	if (json_object_size(bus->pending) == 0)
 		return;
 	json_object_foreach(bus->pending, key, m) {
@@ -323,11 +314,35 @@ bus_flush(struct ev_loop *loop, void *arg)
 	json_object_clear(bus->pending);
 }
 
+/*
+ * GitHub reporting's state is looked at once a second, with the
+ * heartbeat, rather than on every turn of the loop: published when it
+ * changed, at the end of this turn.
+ */
+static void
+bus_github_check(struct bus *bus)
+{
+	json_t	*gh;
+
+	if (bus->github == NULL)
+		return;
+	gh = bus->github(bus->github_arg);
+	if (json_equal(gh, bus->github_last)) {
+		json_decref(gh);
+		return;
+	}
+	json_decref(bus->github_last);
+	bus->github_last = json_incref(gh);
+	bus_queue(PROTO_TOPIC_GITHUB, "put", gh);
+}
+
 static void
 bus_heartbeat(struct ev_loop *loop, void *arg)
 {
 	struct bus	*bus = arg;
 	json_t		*body;
+
+	bus_github_check(bus);
 
 	body = json_pack("{s:I, s:I, s:I}", "seq", (json_int_t)bus->seq,
 	    "time", (json_int_t)ev_time(loop), "start",

@@ -425,6 +425,7 @@ const char	*task_state_name(enum task_state);
 int		 task_state_parse(const char *, enum task_state *);
 int		 task_finished(const struct task *);
 int		 build_finished(const struct build *);
+u_int		 build_nphases(const struct build *);
 void		 build_free(struct build *);
 struct github;
 struct engine	*engine_create(struct ev_loop *, struct db *,

@@ -318,8 +318,6 @@ report_build(struct report *rp, const struct build *b)
 {
 	const struct config	*conf;
 	struct report_row	 r;
-	size_t			 i;
-	u_int			 nphases = 0;
 
 	if (!report_on(rp))
 		return;
@@ -331,10 +329,6 @@ report_build(struct report *rp, const struct build *b)
 	r.context = conf->github_context;
 	r.build_id = b->id;
 	r.installation = b->installation;
-	for (i = 0; i < b->ntasks; i++) {
-		if (b->tasks[i]->phase + 1 > nphases)
-			nphases = b->tasks[i]->phase + 1;
-	}
 	switch (b->state) {
 	case BUILD_FETCHING:
 		r.state = "pending";
@@ -349,7 +343,7 @@ report_build(struct report *rp, const struct build *b)
 	case BUILD_RUNNING:
 		r.state = "pending";
 		xasprintf(&r.description, "running phase %u of %u",
-		    b->phase + 1, nphases);
+		    b->phase + 1, build_nphases(b));
 		break;
 	default:
 		/* Finished: its result, in GitHub's words and ours. */
