@@ -31,10 +31,17 @@
 #define BUS_VIEWER		"viewer"
 #define BUS_FRAMES_MAX		4
 
+/* Who sent a request: the name the audit log records, and the role. */
+struct bus_client {
+	const char	*name;
+	int		 admin;
+};
+
 struct bus_cmd {
 	const char	*name;
 	int		 mutating;
-	json_t		*(*fn)(struct bus *, json_t *, char **);
+	json_t		*(*fn)(struct bus *, const struct bus_client *,
+			    json_t *, char **);
 };
 
 /* A string argument; returns -1 with *error if wrong or, when required,
@@ -85,28 +92,30 @@ arg_int(json_t *req, const char *name, int64_t min, int64_t max,
 	return (0);
 }
 
-static int
-req_admin(struct bus *bus, json_t *req)
+/* Who sent req: with the control key, an admin; else a viewer. */
+static void
+bus_client_of(struct bus *bus, json_t *req, struct bus_client *who)
 {
 	json_t	*key = json_object_get(req, "key");
 
-	return (json_is_string(key) && bus_is_admin(bus,
-	    json_string_value(key)));
+	who->admin = json_is_string(key) && bus_is_admin(bus,
+	    json_string_value(key));
+	who->name = who->admin ? BUS_ADMIN : BUS_VIEWER;
 }
 
 static json_t *
-cmd_hello(struct bus *bus, json_t *req, char **error)
+cmd_hello(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	const char	*name;
-	int		 admin = req_admin(bus, req);
 
 	if (arg_str(req, "name", 0, &name, error) != 0)
 		return (NULL);
 	return (json_pack("{s:i, s:s, s:s, s:s, s:I, s:I}",
 	    "protocol", BEEKEEPER_PROTOCOL,
 	    "publish", bus_publish_endpoint(bus),
-	    "name", name != NULL ? name : admin ? BUS_ADMIN : BUS_VIEWER,
-	    "role", admin ? "admin" : "viewer",
+	    "name", name != NULL ? name : who->name,
+	    "role", who->admin ? "admin" : "viewer",
 	    "seq", (json_int_t)bus_seq(bus),
 	    "start", (json_int_t)bus_start(bus)));
 }
@@ -133,7 +142,8 @@ build_list_add(int64_t id, void *arg)
 }
 
 static json_t *
-cmd_snapshot(struct bus *bus, json_t *req, char **error)
+cmd_snapshot(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	struct build_list	 bl;
 	json_t			*reply, *instances, *pools, *projects;
@@ -158,7 +168,8 @@ cmd_snapshot(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_builds(struct bus *bus, json_t *req, char **error)
+cmd_builds(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	struct build_list	 bl;
 	const char		*project, *state;
@@ -183,7 +194,8 @@ cmd_builds(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_build(struct bus *bus, json_t *req, char **error)
+cmd_build(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	struct build	*b;
 	json_t		*tasks, *reply;
@@ -206,7 +218,8 @@ cmd_build(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_pools(struct bus *bus, json_t *req, char **error)
+cmd_pools(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	json_t	*instances, *pools;
 
@@ -218,7 +231,8 @@ cmd_pools(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_instances(struct bus *bus, json_t *req, char **error)
+cmd_instances(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	json_t	*instances, *pools;
 
@@ -230,7 +244,8 @@ cmd_instances(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_projects(struct bus *bus, json_t *req, char **error)
+cmd_projects(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	json_t	*projects;
 
@@ -299,7 +314,8 @@ bus_utf8_whole(const unsigned char *p, ssize_t n)
 }
 
 static json_t *
-cmd_log(struct bus *bus, json_t *req, char **error)
+cmd_log(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	struct build	*b;
 	struct task	*t = NULL;
@@ -359,7 +375,8 @@ cmd_log(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_audit(struct bus *bus, json_t *req, char **error)
+cmd_audit(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	json_t	*a;
 	int64_t	 limit;
@@ -375,7 +392,8 @@ cmd_audit(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_cap(struct bus *bus, json_t *req, char **error)
+cmd_cap(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	const char	*pool;
 	int64_t		 n;
@@ -389,7 +407,8 @@ cmd_cap(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_uncap(struct bus *bus, json_t *req, char **error)
+cmd_uncap(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	const char	*pool;
 
@@ -401,26 +420,28 @@ cmd_uncap(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_cancel(struct bus *bus, json_t *req, char **error)
+cmd_cancel(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	int64_t	 id;
 
 	if (arg_int(req, "build", 1, INT64_MAX, -1, &id, error) != 0)
 		return (NULL);
-	if (engine_cancel_build(bus_engine(bus), id, BUS_ADMIN, error) != 0)
+	if (engine_cancel_build(bus_engine(bus), id, who->name, error) != 0)
 		return (NULL);
 	return (json_object());
 }
 
 static json_t *
-cmd_approve(struct bus *bus, json_t *req, char **error)
+cmd_approve(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	const char	*project;
 	int64_t		 id;
 
 	if (json_object_get(req, "build") != NULL) {
 		if (arg_int(req, "build", 1, INT64_MAX, -1, &id, error) != 0 ||
-		    engine_approve_build(bus_engine(bus), id, BUS_ADMIN,
+		    engine_approve_build(bus_engine(bus), id, who->name,
 		    error) != 0)
 			return (NULL);
 		return (json_object());
@@ -432,7 +453,7 @@ cmd_approve(struct bus *bus, json_t *req, char **error)
 		    project);
 		return (NULL);
 	}
-	if (engine_approve_project(bus_engine(bus), project, BUS_ADMIN) < 0) {
+	if (engine_approve_project(bus_engine(bus), project, who->name) < 0) {
 		xasprintf(error, "the store failed: %s",
 		    db_error(bus_db(bus)));
 		return (NULL);
@@ -442,7 +463,8 @@ cmd_approve(struct bus *bus, json_t *req, char **error)
 }
 
 static json_t *
-cmd_reject(struct bus *bus, json_t *req, char **error)
+cmd_reject(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
 	const char	*project;
 	int		 rv;
@@ -461,42 +483,45 @@ cmd_reject(struct bus *bus, json_t *req, char **error)
 		    project);
 		return (NULL);
 	}
-	log_info("project %s: rejected by %s", project, BUS_ADMIN);
+	log_info("project %s: rejected by %s", project, who->name);
 	bus_project(project);
 	return (json_object());
 }
 
 /* drain, undrain and drain-pool: the argument names the instance or pool. */
 static json_t *
-cmd_drain_op(struct bus *bus, json_t *req, const char *op, const char *arg,
-    char **error)
+cmd_drain_op(struct bus *bus, const struct bus_client *who, json_t *req,
+    const char *op, const char *arg, char **error)
 {
 	const char	*name;
 
 	if (arg_str(req, arg, 1, &name, error) != 0)
 		return (NULL);
-	if (pools_drain(engine_pools(bus_engine(bus)), op, name, BUS_ADMIN,
+	if (pools_drain(engine_pools(bus_engine(bus)), op, name, who->name,
 	    error) != 0)
 		return (NULL);
 	return (json_object());
 }
 
 static json_t *
-cmd_drain(struct bus *bus, json_t *req, char **error)
+cmd_drain(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
-	return (cmd_drain_op(bus, req, "drain", "instance", error));
+	return (cmd_drain_op(bus, who, req, "drain", "instance", error));
 }
 
 static json_t *
-cmd_undrain(struct bus *bus, json_t *req, char **error)
+cmd_undrain(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
-	return (cmd_drain_op(bus, req, "undrain", "instance", error));
+	return (cmd_drain_op(bus, who, req, "undrain", "instance", error));
 }
 
 static json_t *
-cmd_drain_pool(struct bus *bus, json_t *req, char **error)
+cmd_drain_pool(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
 {
-	return (cmd_drain_op(bus, req, "drain-pool", "pool", error));
+	return (cmd_drain_op(bus, who, req, "drain-pool", "pool", error));
 }
 
 static const struct bus_cmd bus_cmds[] = {
@@ -545,11 +570,27 @@ bus_audit_record(struct bus *bus, const char *cmd, json_t *req,
 		json_decref(args);
 }
 
+/* The refusal of an unknown command, naming the known ones. */
+static char *
+bus_unknown(const char *name)
+{
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b, 0);
+	buf_printf(&b, "unknown command '%.64s' (", name);
+	for (i = 0; i < nitems(bus_cmds); i++)
+		buf_printf(&b, "%s%s", i > 0 ? ", " : "", bus_cmds[i].name);
+	buf_addstr(&b, ")");
+	return (buf_detach(&b, NULL));
+}
+
 /* One request's reply, as text (the caller frees it). */
 static char *
 bus_answer(struct bus *bus, const char *text, size_t len)
 {
 	const struct bus_cmd	*c = NULL;
+	struct bus_client	 who;
 	json_t			*req = NULL, *reply = NULL, *id = NULL;
 	json_error_t		 jerr;
 	const char		*name;
@@ -580,22 +621,20 @@ bus_answer(struct bus *bus, const char *text, size_t len)
 			c = &bus_cmds[i];
 	}
 	if (c == NULL) {
-		xasprintf(&error, "unknown command '%.64s' (hello, snapshot, "
-		    "builds, build, pools, instances, projects, log, audit, "
-		    "cap, uncap, cancel, approve, reject, drain, undrain, "
-		    "drain-pool)", name);
+		error = bus_unknown(name);
 		goto reply;
 	}
-	if (c->mutating && !req_admin(bus, req)) {
+	bus_client_of(bus, req, &who);
+	if (c->mutating && !who.admin) {
 		xasprintf(&error, "only an admin may %s: send the control key "
 		    "(the file control.key in the daemon's state_dir) as "
 		    "\"key\"", c->name);
-		bus_audit_record(bus, c->name, req, BUS_VIEWER, 0, error);
+		bus_audit_record(bus, c->name, req, who.name, 0, error);
 		goto reply;
 	}
-	reply = c->fn(bus, req, &error);
+	reply = c->fn(bus, &who, req, &error);
 	if (c->mutating)
-		bus_audit_record(bus, c->name, req, BUS_ADMIN, reply != NULL,
+		bus_audit_record(bus, c->name, req, who.name, reply != NULL,
 		    error);
 
 reply:
