@@ -757,4 +757,50 @@ struct jwt_key	*jwt_key_load(const char *, size_t, char **);
 void		 jwt_key_free(struct jwt_key *);
 char		*jwt_sign(struct jwt_key *, const char *, int64_t, char **);
 
+/* sigv4.c */
+#define SIGV4_QUERY		0x1	/* presign: the query, not a header */
+#define SIGV4_SIGN_BODY		0x2	/* also sign x-amz-content-sha256 */
+#define SIGV4_OMIT_TOKEN	0x4	/* the session token is not signed */
+#define SIGV4_NO_NORMALIZE	0x8	/* the path as given (S3) */
+
+struct sigv4_header {
+	const char	*name;
+	const char	*value;
+};
+
+struct sigv4_request {
+	const char			*method;
+	const char			*path;		/* unencoded */
+	const char			*query;		/* NULL: none */
+	const struct sigv4_header	*headers;	/* host included */
+	size_t				 nheaders;
+	const void			*body;
+	size_t				 bodylen;
+	int				 expires;	/* query form, s */
+};
+
+struct sigv4_key {
+	const char	*access_key;
+	const char	*secret_key;
+	const char	*token;			/* NULL: none */
+	const char	*region;
+	const char	*service;
+};
+
+struct sigv4_result {
+	char	 amz_date[17];			/* X-Amz-Date */
+	char	 body_hash[65];			/* x-amz-content-sha256 */
+	char	 signature[65];
+	char	*canonical;
+	char	*string_to_sign;
+	char	*signed_headers;
+	char	*authorization;			/* header form */
+	char	*query;				/* query form: to send */
+};
+
+int		 sigv4_sign(const struct sigv4_request *,
+		    const struct sigv4_key *, time_t, int,
+		    struct sigv4_result *, char **);
+void		 sigv4_result_release(struct sigv4_result *);
+
 #endif /* DAEMON_H */
