@@ -803,4 +803,23 @@ int		 sigv4_sign(const struct sigv4_request *,
 		    struct sigv4_result *, char **);
 void		 sigv4_result_release(struct sigv4_result *);
 
+/* aws-creds.c */
+struct aws_creds {
+	char		*access_key;
+	char		*secret_key;
+	char		*token;			/* NULL: none */
+	int64_t		 expires;		/* ms since the epoch; 0: never */
+	char		*source;		/* where they came from */
+};
+struct aws_auth;
+/* creds and cause are borrowed; exactly one is NULL. */
+typedef void	(*aws_auth_cb)(const struct aws_creds *, const char *, void *);
+void		 aws_creds_free(struct aws_creds *);
+char		*aws_ini_get(const char *, const char *, const char *);
+struct aws_creds *aws_creds_static(const char *, char **);
+struct aws_auth	*aws_auth_create(struct ev_loop *, struct http *,
+		    const char *, const char *);
+void		 aws_auth_free(struct aws_auth *);
+void		 aws_auth_get(struct aws_auth *, aws_auth_cb, void *);
+
 #endif /* DAEMON_H */
