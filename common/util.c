@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -271,4 +272,24 @@ util_strlcpy(char *dst, const char *src, size_t size)
 			memcpy(dst, src, len + 1);
 	}
 	return (len);
+}
+
+/*
+ * Jittered exponential backoff for the nth retry: half to all of
+ * base * 2^n, capped at max, so clients that failed together do not
+ * come back together.
+ */
+uint64_t
+util_backoff(uint64_t base, uint64_t max, u_int n)
+{
+	uint64_t	 ms = base;
+	uint32_t	 r = 0;
+
+	while (n-- > 0 && ms < max)
+		ms *= 2;
+	if (ms > max)
+		ms = max;
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+		r = (uint32_t)ms;
+	return (ms / 2 + r % (ms / 2 + 1));
 }

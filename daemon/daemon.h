@@ -822,4 +822,41 @@ struct aws_auth	*aws_auth_create(struct ev_loop *, struct http *,
 void		 aws_auth_free(struct aws_auth *);
 void		 aws_auth_get(struct aws_auth *, aws_auth_cb, void *);
 
+/* xml.c */
+struct xml_node;
+struct xml_node	*xml_parse(const char *, size_t, size_t, char **);
+void		 xml_free(struct xml_node *);
+const char	*xml_name(const struct xml_node *);
+const char	*xml_text_of(const struct xml_node *);
+struct xml_node	*xml_child(const struct xml_node *, const char *);
+struct xml_node	*xml_next(const struct xml_node *);
+const char	*xml_get(const struct xml_node *, const char *);
+
+/* aws.c */
+struct aws;
+enum aws_service {
+	AWS_EC2,
+	AWS_ECS,
+	AWS_LOGS
+};
+/* Borrowed for the callback only. */
+struct aws_reply {
+	int		 ok;
+	long		 status;		/* 0: no answer */
+	const char	*body;			/* ok: the answer */
+	size_t		 len;
+	const char	*code;			/* AWS's error code, or NULL */
+	const char	*error;			/* !ok: a sentence */
+	u_int		 attempts;
+};
+typedef void	(*aws_cb)(struct aws *, const struct aws_reply *, void *);
+struct aws	*aws_create(struct ev_loop *, struct http *, const char *,
+		    const char *, const char *, const char *);
+void		 aws_free(struct aws *);
+uint64_t	 aws_call(struct aws *, enum aws_service, const char *,
+		    const char *, aws_cb, void *);
+void		 aws_cancel(struct aws *, uint64_t);
+void		 aws_error_parse(const char *, size_t, char **, char **);
+void		 aws_stats(const struct aws *, uint64_t *, uint64_t *, int *);
+
 #endif /* DAEMON_H */

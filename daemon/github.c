@@ -30,8 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <openssl/rand.h>
+#include <time.h>
 
 #include "daemon.h"
 
@@ -161,16 +160,7 @@ gh_call_free(struct gh_call *c)
 uint64_t
 github_backoff(u_int n)
 {
-	uint64_t	 ms = GITHUB_BACKOFF_MS;
-	uint32_t	 r = 0;
-
-	while (n-- > 0 && ms < GITHUB_BACKOFF_MAX_MS)
-		ms *= 2;
-	if (ms > GITHUB_BACKOFF_MAX_MS)
-		ms = GITHUB_BACKOFF_MAX_MS;
-	if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-		r = (uint32_t)ms;
-	return (ms / 2 + r % (ms / 2 + 1));
+	return (util_backoff(GITHUB_BACKOFF_MS, GITHUB_BACKOFF_MAX_MS, n));
 }
 
 static struct gh_install *

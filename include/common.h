@@ -215,6 +215,7 @@ int		 util_set_cloexec(int);
 int		 util_set_nonblock(int);
 uint64_t	 util_mono_ms(void);
 int64_t		 util_wall_ms(void);
+uint64_t	 util_backoff(uint64_t, uint64_t, u_int);
 size_t		 util_strlcpy(char *, const char *, size_t);
 
 #endif /* COMMON_H */
