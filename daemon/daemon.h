@@ -802,6 +802,7 @@ int		 sigv4_sign(const struct sigv4_request *,
 		    const struct sigv4_key *, time_t, int,
 		    struct sigv4_result *, char **);
 void		 sigv4_result_release(struct sigv4_result *);
+void		 sigv4_uri_encode(struct buf *, const char *);
 
 /* aws-creds.c */
 struct aws_creds {
@@ -858,5 +859,45 @@ uint64_t	 aws_call(struct aws *, enum aws_service, const char *,
 void		 aws_cancel(struct aws *, uint64_t);
 void		 aws_error_parse(const char *, size_t, char **, char **);
 void		 aws_stats(const struct aws *, uint64_t *, uint64_t *, int *);
+
+/* aws-ec2.c */
+#define EC2_TAG_DAEMON		"beekeeper:daemon"
+#define EC2_TAG_POOL		"beekeeper:pool"
+#define EC2_TAG_LEASE		"beekeeper:lease-expires"
+struct ec2_launch {
+	const char		*daemon;	/* the beekeeper:daemon tag */
+	const char		*pool;
+	const char		*name;		/* the Name tag; NULL: pool */
+	const char		*image;
+	const char		*type;
+	const char		*subnet;
+	const char *const	*security_groups;	/* NULL-ended */
+	const char		*iam_profile;	/* a name or an ARN */
+	const char		*key_name;
+	const char		*user_data;	/* not yet base64 */
+	int			 spot;
+	const char		*spot_max_price;
+	const char		*client_token;	/* idempotency */
+	int64_t			 lease_expires;	/* s since the epoch */
+};
+struct ec2_instance {
+	char		*id;
+	char		*state;		/* pending, running, ... */
+	char		*type;
+	char		*lifecycle;	/* "spot", or NULL */
+	char		*private_ip;
+	char		*daemon;	/* tags */
+	char		*pool;
+	int64_t		 lease_expires;	/* s; 0: none or unreadable */
+	int64_t		 launched;	/* ms */
+	char		*reason;	/* stateReason's code */
+};
+int		 ec2_capacity_error(const char *);
+char		*ec2_run_params(const struct ec2_launch *);
+char		*ec2_describe_params(const char *, const char *);
+char		*ec2_ids_params(const char *const *, size_t, int64_t);
+int		 ec2_instances_parse(const char *, size_t,
+		    struct ec2_instance **, size_t *, char **, char **);
+void		 ec2_instances_free(struct ec2_instance *, size_t);
 
 #endif /* DAEMON_H */

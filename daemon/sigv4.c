@@ -60,6 +60,13 @@ sigv4_encode(struct buf *b, const char *s, size_t len, int slash)
 	}
 }
 
+/* Append s percent-encoded as AWS wants it (RFC 3986, '/' too). */
+void
+sigv4_uri_encode(struct buf *b, const char *s)
+{
+	sigv4_encode(b, s, strlen(s), 0);
+}
+
 static char *
 sigv4_encode_str(const char *s, size_t len)
 {
