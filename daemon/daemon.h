@@ -900,4 +900,52 @@ int		 ec2_instances_parse(const char *, size_t,
 		    struct ec2_instance **, size_t *, char **, char **);
 void		 ec2_instances_free(struct ec2_instance *, size_t);
 
+/* aws-ecs.c */
+struct ecs_taskdef {
+	const char	*family;
+	const char	*image;
+	u_int		 memory_mb;	/* reserved for the container */
+	const char	*log_group;
+	const char	*region;
+};
+struct ecs_task {
+	char		*arn;
+	char		*last_status;	/* PROVISIONING ... STOPPED */
+	char		*stopped_reason;
+	char		*stop_code;
+	char		*container_instance;
+	int		 exit_code;	/* -1: none */
+	char		*reason;	/* the container's */
+};
+struct ecs_instance {
+	char		*arn;
+	char		*ec2_id;
+	char		*status;	/* ACTIVE, DRAINING, ... */
+	int		 running;	/* tasks */
+	int		 connected;	/* the agent */
+};
+char		*ecs_family(const char *, const char *);
+char		*ecs_register_body(const struct ecs_taskdef *);
+char		*ecs_start_body(const char *, const char *, const char *,
+		    const char *, const char *const *, size_t, const char *);
+char		*ecs_describe_tasks_body(const char *, const char *const *,
+		    size_t);
+char		*ecs_stop_body(const char *, const char *, const char *);
+char		*ecs_list_instances_body(const char *, const char *);
+char		*ecs_arns_body(const char *, const char *,
+		    const char *const *, size_t, const char *);
+char		*ecs_log_events_body(const char *, const char *,
+		    const char *);
+char		*ecs_log_stream(const char *);
+int		 ecs_tasks_parse(const char *, size_t, struct ecs_task **,
+		    size_t *, char **, char **);
+void		 ecs_tasks_free(struct ecs_task *, size_t);
+int		 ecs_instances_parse(const char *, size_t,
+		    struct ecs_instance **, size_t *, char **);
+void		 ecs_instances_free(struct ecs_instance *, size_t);
+int		 ecs_list_parse(const char *, size_t, const char *, char ***,
+		    size_t *, char **, char **);
+int		 ecs_log_events_parse(const char *, size_t, struct buf *,
+		    char **, int *, char **);
+
 #endif /* DAEMON_H */
