@@ -948,4 +948,27 @@ int		 ecs_list_parse(const char *, size_t, const char *, char ***,
 int		 ecs_log_events_parse(const char *, size_t, struct buf *,
 		    char **, int *, char **);
 
+/* cost.c */
+struct cost_price {
+	const char	*type;
+	const char	*region;	/* NULL: any */
+	double		 usd_hour;
+};
+struct cost_meter {
+	int64_t		 micro_per_hour;	/* price, micro-dollars */
+	uint64_t	 started;		/* ms */
+	uint64_t	 last;			/* ms, last charged */
+	u_int		 running;		/* tasks since last */
+	int64_t		 carry;			/* below one micro-dollar */
+	int64_t		 total;			/* micro-dollars so far */
+};
+double		 cost_price(const struct cost_price *, size_t, const char *,
+		    const char *, int *);
+double		 cost_spot(double, double, double);
+void		 cost_meter_init(struct cost_meter *, double, uint64_t);
+void		 cost_meter_advance(struct cost_meter *, uint64_t, u_int,
+		    int64_t *, int64_t *);
+void		 cost_meter_end(struct cost_meter *, uint64_t, int64_t *,
+		    int64_t *);
+
 #endif /* DAEMON_H */
