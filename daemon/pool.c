@@ -617,9 +617,57 @@ pools_drain(struct pools *ps, const char *op, const char *name,
 }
 
 /*
+ * The live instance to let go first when a pool shrinks: one that has
+ * not started yet, then an idle one, then the one running fewest tasks.
+ */
+static struct instance *
+pool_shrink_pick(struct pool *p)
+{
+	struct instance	*in, *best = NULL;
+	int		 rank, best_rank = 0;
+
+	TAILQ_FOREACH(in, &p->instances, entry) {
+		if (in->state > INSTANCE_READY)
+			continue;
+		rank = in->state < INSTANCE_READY ? 0 : 1 + (int)in->used;
+		if (best == NULL || rank < best_rank) {
+			best = in;
+			best_rank = rank;
+		}
+	}
+	return (best);
+}
+
+/*
+ * A cap below the pool's live instances: the extra ones (down to the
+ * cap, or the profile's min if that is more) go at once if no task runs
+ * on them, and are drained otherwise, so no task is ever killed for it.
+ */
+static void
+pool_shrink(struct pool *p, int cap)
+{
+	const struct profile	*pr = config_profile(*p->pools->conf, p->name);
+	struct instance		*in;
+	u_int			 keep = cap;
+	char			*why;
+
+	if (pr != NULL && pr->min > keep)
+		keep = pr->min;
+	xasprintf(&why, "the pool's cap is now %d", cap);
+	while (pool_live(p) > keep && (in = pool_shrink_pick(p)) != NULL) {
+		if (in->state == INSTANCE_READY && in->used > 0)
+			instance_set_state(in, INSTANCE_DRAINING, why);
+		else
+			pool_terminate(in, why);
+	}
+	free(why);
+}
+
+/*
  * The operator's cap on a pool's instances (-1: none), stored so it
- * outlives a restart. Busy instances are never stopped for it; fewer are
- * launched. Returns -1 with *cause for a pool that does not exist.
+ * outlives a restart. A pool above a new cap shrinks to it
+ * (pool_shrink); no busy instance is stopped for it. Returns -1 with
+ * *cause for a pool that does not exist.
  */
 int
 pools_set_cap(struct pools *ps, const char *name, int cap, char **cause)
@@ -645,6 +693,8 @@ pools_set_cap(struct pools *ps, const char *name, int cap, char **cause)
 		log_info("pool %s: capped at %d instances", name, cap);
 	else
 		log_info("pool %s: cap removed", name);
+	if (cap >= 0)
+		pool_shrink(p, cap);
 	return (0);
 }
 
