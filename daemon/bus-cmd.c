@@ -432,6 +432,26 @@ cmd_cancel(struct bus *bus, const struct bus_client *who, json_t *req,
 	return (json_object());
 }
 
+/*
+ * retry: a finished build runs again as a new build, whole or only the
+ * task named; engine_retry_build says which builds and tasks may.
+ */
+static json_t *
+cmd_retry(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
+{
+	const char	*slug;
+	int64_t		 id, nid;
+
+	if (arg_int(req, "build", 1, INT64_MAX, -1, &id, error) != 0 ||
+	    arg_str(req, "task", 0, &slug, error) != 0)
+		return (NULL);
+	if ((nid = engine_retry_build(bus_engine(bus), id, slug, who->name,
+	    error)) < 0)
+		return (NULL);
+	return (json_pack("{s:I}", "build", (json_int_t)nid));
+}
+
 static json_t *
 cmd_approve(struct bus *bus, const struct bus_client *who, json_t *req,
     char **error)
@@ -537,6 +557,7 @@ static const struct bus_cmd bus_cmds[] = {
 	{ "cap", 1, cmd_cap },
 	{ "uncap", 1, cmd_uncap },
 	{ "cancel", 1, cmd_cancel },
+	{ "retry", 1, cmd_retry },
 	{ "approve", 1, cmd_approve },
 	{ "reject", 1, cmd_reject },
 	{ "drain", 1, cmd_drain },

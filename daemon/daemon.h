@@ -309,6 +309,7 @@ int		 db_task_update(struct db *, const struct task *);
 int		 db_builds_active(struct db *, db_build_cb, void *);
 struct build	*db_build_get(struct db *, int64_t);
 char		*db_build_latest(struct db *, const char *, const char *);
+int64_t		 db_build_newer(struct db *, const struct build *);
 int		 db_instance_save(struct db *, const char *, const char *,
 		    const char *, const char *, u_int, const char *, int64_t);
 int		 db_instances_end_all(struct db *, const char *, int64_t);
@@ -406,6 +407,7 @@ struct build {
 	char		*sender;
 	int64_t		 installation;
 	char		*approval;	/* NULL, "required" or "approved" */
+	int64_t		 retry_of;	/* the build it repeats, or 0 */
 	enum build_state state;
 	u_int		 phase;
 	char		*reason;
@@ -444,6 +446,8 @@ int64_t		 engine_report_backlog(struct engine *);
 int		 engine_cancel_build(struct engine *, int64_t, const char *,
 		    char **);
 int		 engine_github_mode(struct engine *);
+int64_t		 engine_retry_build(struct engine *, int64_t, const char *,
+		    const char *, char **);
 int		 engine_approve_build(struct engine *, int64_t, const char *,
 		    char **);
 int		 engine_approve_project(struct engine *, const char *,

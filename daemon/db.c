@@ -60,13 +60,14 @@ enum db_stmt {
 	STMT_DELIVERIES_COUNT,
 	STMT_BUILDS_COUNT,
 	STMT_TASKS_COUNT,
+	STMT_BUILD_NEWER,
 	STMT_MAX
 };
 
 #define BUILD_COLUMNS \
 	"id, change_id, project, clone_url, event, ref, pr, sha, fork, " \
 	"state, phase, reason, created_at, started_at, finished_at, " \
-	"sender, installation, approval"
+	"sender, installation, approval, retry_of"
 #define REPORT_COLUMNS \
 	"id, kind, repo, sha, context, build_id, installation, state, " \
 	"description, target_url, summary, posted_state, remote_id, attempts"
@@ -109,8 +110,8 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	[STMT_BUILD_INSERT] =
 	    "INSERT INTO builds (change_id, project, clone_url, event, ref, "
 	    "pr, sha, fork, state, phase, reason, created_at, sender, "
-	    "installation, approval) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "installation, approval, retry_of) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[STMT_BUILD_UPDATE] =
 	    "UPDATE builds SET state = ?, phase = ?, reason = ?, "
 	    "started_at = ?, finished_at = ?, approval = ? WHERE id = ?",
@@ -227,6 +228,10 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "SELECT state, NULL, COUNT(*) FROM builds GROUP BY state",
 	[STMT_TASKS_COUNT] =
 	    "SELECT state, NULL, COUNT(*) FROM tasks GROUP BY state",
+	[STMT_BUILD_NEWER] =
+	    "SELECT id FROM builds WHERE project = ?1 AND id > ?2 "
+	    "AND COALESCE(pr, 0) = ?3 AND (?3 != 0 OR (pr IS NULL AND "
+	    "event = ?4 AND ref IS ?5)) ORDER BY id DESC LIMIT 1",
 };
 
 /* Each entry moves the schema from version i to i + 1. */
@@ -395,6 +400,9 @@ static const char *db_migrations[] = {
 
 	/* 4 -> 5: /metrics counts deliveries without reading them all. */
 	"CREATE INDEX deliveries_event_state ON deliveries (event, state);",
+
+	/* 5 -> 6: a build an operator retried names the one it repeats. */
+	"ALTER TABLE builds ADD COLUMN retry_of INTEGER REFERENCES builds (id);",
 };
 
 struct db {
@@ -833,6 +841,7 @@ db_build_insert(struct db *db, struct build *b)
 	db_bind_text(st, 13, b->sender);
 	db_bind_opt_int(st, 14, b->installation, b->installation != 0);
 	db_bind_text(st, 15, b->approval);
+	db_bind_opt_int(st, 16, b->retry_of, b->retry_of != 0);
 	if (db_step_done(db, st, "storing build") != 0)
 		return (-1);
 	b->id = sqlite3_last_insert_rowid(db->conn);
@@ -923,6 +932,7 @@ db_build_row(sqlite3_stmt *st)
 	b->sender = db_col_dup(st, 15);
 	b->installation = sqlite3_column_int64(st, 16);
 	b->approval = db_col_dup(st, 17);
+	b->retry_of = sqlite3_column_int64(st, 18);
 	return (b);
 }
 
@@ -1060,6 +1070,32 @@ db_build_latest(struct db *db, const char *project, const char *ref)
 	db_bind_text(st, 1, project);
 	db_bind_text(st, 2, ref);
 	return (db_step_text(st));
+}
+
+/*
+ * The newest build after b of the same pull request (or, for a push or
+ * tag, of the same event and ref): its id, 0 if there is none, -1 on a
+ * store error.
+ */
+int64_t
+db_build_newer(struct db *db, const struct build *b)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_BUILD_NEWER];
+	int64_t		 id = 0;
+	int		 rc;
+
+	db_bind_text(st, 1, b->project);
+	sqlite3_bind_int64(st, 2, b->id);
+	sqlite3_bind_int64(st, 3, b->pr);
+	db_bind_text(st, 4, b->event);
+	db_bind_text(st, 5, b->ref);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return (db_fail(db, "looking for a newer build"));
+	return (id);
 }
 
 /* The operator's cap on a pool's instances, or -1 if there is none. */
