@@ -76,6 +76,7 @@ int		 cmd_audit(int, char **);
 int		 cmd_cap(int, char **);
 int		 cmd_uncap(int, char **);
 int		 cmd_cancel(int, char **);
+int		 cmd_retry(int, char **);
 int		 cmd_approve(int, char **);
 int		 cmd_reject(int, char **);
 int		 cmd_drain(int, char **);
