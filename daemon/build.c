@@ -49,6 +49,7 @@ struct engine {
 	struct github		*gh;
 	struct report		*report;
 	struct trust		*trust;
+	struct vars		*vars;		/* the stored layer */
 	LIST_HEAD(, fetch_ctx)	 fetches;
 	struct archives		*archives;
 	TAILQ_HEAD(, build)	 builds;	/* not finished */
@@ -948,6 +949,12 @@ engine_pools(struct engine *e)
 	return (e->pools);
 }
 
+struct vars *
+engine_vars(struct engine *e)
+{
+	return (e->vars);
+}
+
 /* Reports GitHub does not have yet. */
 int64_t
 engine_report_backlog(struct engine *e)
@@ -1336,6 +1343,10 @@ engine_create(struct ev_loop *loop, struct db *db,
 		free(path);
 	}
 	e = xcalloc(1, sizeof *e);
+	if ((e->vars = vars_create(db, cause)) == NULL) {
+		free(e);
+		return (NULL);
+	}
 	e->loop = loop;
 	e->db = db;
 	e->conf = conf;
@@ -1348,6 +1359,7 @@ engine_create(struct ev_loop *loop, struct db *db,
 	if ((e->source = source_create(loop, (*conf)->state_dir, cause)) ==
 	    NULL) {
 		report_free(e->report);
+		vars_free(e->vars);
 		free(e);
 		return (NULL);
 	}
@@ -1391,6 +1403,7 @@ engine_free(struct engine *e)
 	report_free(e->report);
 	trust_free(e->trust);
 	archives_free(e->archives);
+	vars_free(e->vars);
 	free(e->fresh);
 	while ((b = TAILQ_FIRST(&e->builds)) != NULL) {
 		TAILQ_REMOVE(&e->builds, b, entry);

@@ -61,6 +61,9 @@ enum db_stmt {
 	STMT_BUILDS_COUNT,
 	STMT_TASKS_COUNT,
 	STMT_BUILD_NEWER,
+	STMT_VARS_LIST,
+	STMT_VAR_SET,
+	STMT_VAR_UNSET,
 	STMT_MAX
 };
 
@@ -232,6 +235,16 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "SELECT id FROM builds WHERE project = ?1 AND id > ?2 "
 	    "AND COALESCE(pr, 0) = ?3 AND (?3 != 0 OR (pr IS NULL AND "
 	    "event = ?4 AND ref IS ?5)) ORDER BY id DESC LIMIT 1",
+	[STMT_VARS_LIST] =
+	    "SELECT scope, name, value, secret, set_by, set_at "
+	    "FROM variables ORDER BY scope, secret, name",
+	[STMT_VAR_SET] =
+	    "INSERT INTO variables (scope, name, value, secret, set_by, "
+	    "set_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, name) "
+	    "DO UPDATE SET value = excluded.value, secret = excluded.secret, "
+	    "set_by = excluded.set_by, set_at = excluded.set_at",
+	[STMT_VAR_UNSET] =
+	    "DELETE FROM variables WHERE scope = ? AND name = ?",
 };
 
 /* Each entry moves the schema from version i to i + 1. */
@@ -403,6 +416,20 @@ static const char *db_migrations[] = {
 
 	/* 5 -> 6: a build an operator retried names the one it repeats. */
 	"ALTER TABLE builds ADD COLUMN retry_of INTEGER REFERENCES builds (id);",
+
+	/*
+	 * 6 -> 7: variables and secrets an admin sets through the control
+	 * socket; scope is '' for every project, else owner/name.
+	 */
+	"CREATE TABLE variables ("
+	"  scope TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  secret INTEGER NOT NULL,"
+	"  set_by TEXT NOT NULL,"
+	"  set_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (scope, name)"
+	");",
 };
 
 struct db {
@@ -1096,6 +1123,56 @@ db_build_newer(struct db *db, const struct build *b)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return (db_fail(db, "looking for a newer build"));
 	return (id);
+}
+
+/*
+ * Every stored variable and secret, to cb, in the order of scope, then
+ * variables before secrets, then name; -1 on a store error.
+ */
+int
+db_vars_list(struct db *db, db_var_cb cb, void *arg)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_VARS_LIST];
+	int		 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    sqlite3_column_bytes(st, 2), sqlite3_column_int(st, 3),
+		    (const char *)sqlite3_column_text(st, 4),
+		    sqlite3_column_int64(st, 5), arg);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return (db_fail(db, "reading variables"));
+	return (0);
+}
+
+/* Store a variable or secret (scope "" is every project); 0 or -1. */
+int
+db_var_set(struct db *db, const char *scope, const char *name,
+    const char *value, size_t len, int secret, const char *who, int64_t now)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_VAR_SET];
+
+	db_bind_text(st, 1, scope);
+	db_bind_text(st, 2, name);
+	sqlite3_bind_text(st, 3, value, len, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, secret);
+	db_bind_text(st, 5, who);
+	sqlite3_bind_int64(st, 6, now);
+	return (db_step_done(db, st, "storing a variable"));
+}
+
+/* Forget a variable or secret; 0 or -1. */
+int
+db_var_unset(struct db *db, const char *scope, const char *name)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_VAR_UNSET];
+
+	db_bind_text(st, 1, scope);
+	db_bind_text(st, 2, name);
+	return (db_step_done(db, st, "removing a variable"));
 }
 
 /* The operator's cap on a pool's instances, or -1 if there is none. */
