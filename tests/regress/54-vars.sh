@@ -2,7 +2,8 @@
 # 54-vars: variables and secrets set at run time with the beekeeper tool
 # (set-var, set-secret, unset-var, unset-secret) reach the tasks of builds
 # planned afterwards, over the configuration file's at the same scope, a
-# project's only its own; a secret is masked in the task's log, and its
+# project's only its own, a fork's without the secrets; a secret is
+# masked in the task's log, and its
 # value is in no reply (vars, --json or not), audit record, published
 # message or daemon log line, only in the store's table variables. Bad
 # names, reserved names, oversized values, unsets of nothing and a viewer
@@ -17,7 +18,7 @@ bk_require_daemon
 [ -x "$BEEKEEPER" ] || skip_all "no beekeeper at $BEEKEEPER"
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 [ -x "$PY" ] || skip_all "no $PY to read JSON with"
-plan 55
+plan 58
 
 # js EXPR: EXPR over the JSON document on stdin, d; strings as they are.
 js() {
@@ -49,6 +50,8 @@ build_log() {
 }
 
 BK_AUTO_APPROVE=true
+# Forks run without approval, and so must go without secrets.
+BK_GITHUB_YAML="  trust_forks: true"
 bk_start "variables:" \
     "  - name: LAYER" \
     "    value: config-global" \
@@ -90,6 +93,9 @@ cat >"$repo/beekeeper.yml" <<'YML'
 push:
   - env:
       run: env | sort; echo "token is $TOKEN"; echo "length ${#TOKEN}"
+pull_request:
+  - env:
+      run: echo "token=[$TOKEN] greeting=[$GREETING]"
 YML
 bk_repo_commit "$repo" "print the environment" >/dev/null
 log=$(build_log env 1)
@@ -106,6 +112,27 @@ unlike "$log" "ONLY_OTHER" "another project's variable is not given"
 log=$(build_log env 2 acme/other)
 like "$log" "^ONLY_OTHER=other$" "that project's tasks get it"
 unlike "$log" "^MINE=" "and not acme/widget's"
+
+# A pull request from a fork: variables, but no secret.
+fsha=$(git -C "$repo" rev-parse HEAD)
+r='{"full_name":"acme/widget","clone_url":"file://'"$repo"'"}'
+cat >"$BK_DIR/fork.json" <<JSON
+{"action":"opened","number":5,"pull_request":{"number":5,
+"head":{"ref":"patch","sha":"$fsha","repo":{"full_name":"mallory/widget"}},
+"base":{"ref":"main","repo":$r}},
+"repository":$r,"sender":{"login":"mallory"}}
+JSON
+bk_post_file "$BK_DIR/fork.json" pull_request v-fork
+has_fork_build() {
+	[ -n "$(bk_sql "SELECT id FROM builds WHERE pr = 5")" ]
+}
+bk_wait_for 10 has_fork_build
+fid=$(bk_sql "SELECT id FROM builds WHERE pr = 5")
+ok "the fork's build ends" bk_wait_for 30 bk_build_done "${fid:-0}"
+is "$(bk_sql "SELECT fork FROM builds WHERE id = $fid")" 1 "it is a fork's"
+like "$(cat "$BK_STATE/logs/$fid/$(bk_task id "$fid" env).log")" \
+    "^token=\\[\\] greeting=\\[hello there\\]$" \
+    "its task gets the stored variable, not the stored secret"
 
 # ------------------------------------------------------------ listing
 
