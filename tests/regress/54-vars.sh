@@ -2,12 +2,11 @@
 # 54-vars: variables and secrets set at run time with the beekeeper tool
 # (set-var, set-secret, unset-var, unset-secret) reach the tasks of builds
 # planned afterwards, over the configuration file's at the same scope, a
-# project's only its own, a fork's without the secrets; a secret is
-# masked in the task's log, and its
-# value is in no reply (vars, --json or not), audit record, published
-# message or daemon log line, only in the store's table variables. Bad
-# names, reserved names, oversized values, unsets of nothing and a viewer
-# are refused, exit 1, with a sentence.
+# project's only its own, a fork's without the secrets. A secret is masked
+# in the task's log, and its value is in no reply (vars, --json or not),
+# audit record, published message or daemon log line, only in the store's
+# table variables. Bad names, reserved names, oversized values, unsets of
+# nothing and a viewer are refused, exit 1, with a sentence.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
