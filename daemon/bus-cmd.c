@@ -43,7 +43,7 @@ struct bus_cmd {
 	int		 mutating;
 	json_t		*(*fn)(struct bus *, const struct bus_client *,
 			    json_t *, char **);
-	const char	*secret;	/* an argument the audit never holds */
+	const char	*secret;	/* an argument never audited */
 };
 
 /* A string argument; returns -1 with *error if wrong or, when required,

@@ -415,7 +415,8 @@ static const char *db_migrations[] = {
 	"CREATE INDEX deliveries_event_state ON deliveries (event, state);",
 
 	/* 5 -> 6: a build an operator retried names the one it repeats. */
-	"ALTER TABLE builds ADD COLUMN retry_of INTEGER REFERENCES builds (id);",
+	"ALTER TABLE builds ADD COLUMN retry_of INTEGER"
+	"  REFERENCES builds (id);",
 
 	/*
 	 * 6 -> 7: variables and secrets an admin sets through the control

@@ -184,7 +184,7 @@ vars_set(struct vars *vs, const char *scope, const char *name,
 		return (-1);
 	}
 	if (v != NULL)
-		scope = v->scope;	/* as first stored, whatever its case */
+		scope = v->scope;	/* as first stored, in its case */
 	if (db_var_set(vs->db, scope, name, value, len, secret, who,
 	    now) != 0) {
 		xasprintf(cause, "the store failed: %s", db_error(vs->db));

@@ -1,7 +1,8 @@
 /*
  * The commands that change the daemon's state: cap, uncap, cancel,
- * retry, approve, reject, drain, undrain and drain-pool. Each is one
- * request; the daemon checks it, acts, and audits it whatever the answer. The tool checks only the number of
+ * retry, approve, reject, drain, undrain and drain-pool (the variables'
+ * are in vars.c). Each is one request; the daemon checks it, acts, and
+ * audits it whatever the answer. The tool checks only the number of
  * arguments: numbers are passed on as JSON numbers when they are numbers
  * and as the strings typed otherwise, so the daemon, which knows the
  * ranges and what exists, refuses in its own words.
