@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ struct engine {
 	struct github		*gh;
 	struct report		*report;
 	struct trust		*trust;
+	struct vars		*vars;		/* the stored layer */
 	LIST_HEAD(, fetch_ctx)	 fetches;
 	struct archives		*archives;
 	TAILQ_HEAD(, build)	 builds;	/* not finished */
@@ -947,6 +949,12 @@ engine_pools(struct engine *e)
 	return (e->pools);
 }
 
+struct vars *
+engine_vars(struct engine *e)
+{
+	return (e->vars);
+}
+
 /* Reports GitHub does not have yet. */
 int64_t
 engine_report_backlog(struct engine *e)
@@ -982,6 +990,248 @@ engine_cancel_build(struct engine *e, int64_t id, const char *who,
 	db_commit(e->db);
 	free(why);
 	return (0);
+}
+
+/* "pull request #4" or "branch main": a build's line, for sentences. */
+static char *
+retry_line(const struct build *b)
+{
+	char	*s;
+
+	if (b->pr != 0)
+		xasprintf(&s, "pull request #%lld", (long long)b->pr);
+	else
+		xasprintf(&s, "%s %s", strcmp(b->event, "tag") == 0 ? "tag" :
+		    "branch", b->ref != NULL ? b->ref : "(none)");
+	return (s);
+}
+
+/*
+ * Which tasks of the old build a retry runs again: all of them, or the
+ * one named and those its end kept from finishing (skipped or cancelled,
+ * in its phase or later). The others are carried over as they ended.
+ */
+static int
+retry_reruns(const struct task *t, const struct task *one)
+{
+	if (one == NULL || t == one)
+		return (1);
+	return (t->phase >= one->phase && (t->state == TASK_SKIPPED ||
+	    t->state == TASK_CANCELLED));
+}
+
+/*
+ * A task of the retry nb, from o of the build it repeats: waiting to run
+ * again, its attempt counted on when it had run; or carried over as it
+ * ended, with its log, so the new build is whole on its own.
+ */
+static void
+retry_task(struct engine *e, struct build *nb, const struct task *o,
+    int rerun)
+{
+	const char	*dir = (*e->conf)->state_dir;
+	struct task	*t;
+	char		*from, *to;
+
+	t = xcalloc(1, sizeof *t);
+	t->build = nb;
+	t->phase = o->phase;
+	t->phase_name = xstrdup(o->phase_name);
+	t->slug = xstrdup(o->slug);
+	t->name = xstrdup(o->name);
+	t->image = o->image != NULL ? xstrdup(o->image) : NULL;
+	t->run = o->run != NULL ? xstrdup(o->run) : NULL;
+	t->profile = xstrdup(o->profile);
+	t->critical = o->critical;
+	t->timeout_ms = o->timeout_ms;
+	t->environment = xstrdup(o->environment != NULL ? o->environment :
+	    "{}");
+	t->attempt = o->attempt;
+	t->exit_status = -1;
+	t->state = TASK_WAITING;
+	if (rerun && o->started_at != 0)
+		t->attempt++;
+	else if (!rerun) {
+		t->state = o->state;
+		t->exit_status = o->exit_status;
+		t->reason = o->reason != NULL ? xstrdup(o->reason) : NULL;
+		t->instance_id = o->instance_id != NULL ?
+		    xstrdup(o->instance_id) : NULL;
+		t->queued_at = o->queued_at;
+		t->started_at = o->started_at;
+		t->finished_at = o->finished_at;
+	}
+	db_task_insert(e->db, t);
+	task_save(e, t);
+	nb->tasks = xreallocarray(nb->tasks, nb->ntasks + 1,
+	    sizeof *nb->tasks);
+	nb->tasks[nb->ntasks++] = t;
+	report_task(e->report, t);
+	if (rerun || o->started_at == 0)
+		return;
+	xasprintf(&to, "%s/logs/%lld", dir, (long long)nb->id);
+	if (mkdir(to, 0750) != 0 && errno != EEXIST)
+		log_warn("build %lld: %s: %s", (long long)nb->id, to,
+		    strerror(errno));
+	free(to);
+	xasprintf(&from, "%s/logs/%lld/%lld.log", dir,
+	    (long long)o->build->id, (long long)o->id);
+	xasprintf(&to, "%s/logs/%lld/%lld.log", dir, (long long)nb->id,
+	    (long long)t->id);
+	if (link(from, to) != 0 && errno != ENOENT)
+		log_warn("build %lld: the log of %s: %s", (long long)nb->id,
+		    t->slug, strerror(errno));
+	free(from);
+	free(to);
+}
+
+/*
+ * Whether an operator may retry build o (and its task slug, if given):
+ * NULL, or the task (with slug), with *one set; -1 with *cause if not.
+ */
+static int
+retry_check(struct engine *e, const struct build *o, const char *slug,
+    const struct task **one, char **cause)
+{
+	struct buf	 b;
+	char		*line;
+	int64_t		 newer;
+	size_t		 i;
+
+	*one = NULL;
+	for (i = 0; slug != NULL && i < o->ntasks; i++) {
+		if (strcmp(o->tasks[i]->slug, slug) == 0)
+			*one = o->tasks[i];
+	}
+	if (slug != NULL && *one == NULL) {
+		buf_init(&b, 0);
+		buf_printf(&b, "build %lld has no task '%s' (its tasks: ",
+		    (long long)o->id, slug);
+		for (i = 0; i < o->ntasks; i++)
+			buf_printf(&b, "%s%s", i > 0 ? ", " : "",
+			    o->tasks[i]->slug);
+		buf_addstr(&b, o->ntasks == 0 ? "none)" : ")");
+		*cause = buf_detach(&b, NULL);
+		return (-1);
+	}
+	if (engine_find(e, o->id) != NULL) {
+		if (*one != NULL && !task_finished(*one))
+			xasprintf(cause, "task %s of build %lld is still %s: "
+			    "wait for it to end, or cancel the build first "
+			    "(beekeeper cancel %lld)", slug, (long long)o->id,
+			    task_state_names[(*one)->state], (long long)o->id);
+		else
+			xasprintf(cause, "build %lld is still %s: wait for "
+			    "it to finish, or cancel it first (beekeeper "
+			    "cancel %lld)", (long long)o->id,
+			    build_state_names[o->state], (long long)o->id);
+		return (-1);
+	}
+	if (*one != NULL && (*one)->state == TASK_PASSED) {
+		xasprintf(cause, "task %s of build %lld passed: only a task "
+		    "that failed, errored or was cancelled is retried (retry "
+		    "the whole build to run it again)", slug, (long long)o->id);
+		return (-1);
+	}
+	if (*one != NULL && (*one)->state == TASK_SKIPPED) {
+		xasprintf(cause, "task %s of build %lld never ran (skipped): "
+		    "retry the task that stopped the pipeline, and it runs "
+		    "again if that one passes", slug, (long long)o->id);
+		return (-1);
+	}
+	/* A retry must not put an older commit's result back on the line. */
+	if ((newer = db_build_newer(e->db, o)) != 0) {
+		if (newer < 0) {
+			xasprintf(cause, "the store failed: %s",
+			    db_error(e->db));
+			return (-1);
+		}
+		line = retry_line(o);
+		xasprintf(cause, "build %lld of %s %s is newer than build "
+		    "%lld: retry build %lld instead, so that an older run does "
+		    "not replace its result", (long long)newer, o->project,
+		    line, (long long)o->id, (long long)newer);
+		free(line);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * An operator runs a finished build again, as a new build of the same
+ * change: every task, or only task slug (with what its end kept from
+ * running), the others carried over as they ended. The new build reuses
+ * the old one's plan, so it runs what the old one planned; one that was
+ * never planned (its pipeline could not be read) reads it again. A
+ * fork's build keeps an admin's approval, and nothing more. Returns the
+ * new build's id, or -1 with *cause saying why not.
+ */
+int64_t
+engine_retry_build(struct engine *e, int64_t id, const char *slug,
+    const char *who, char **cause)
+{
+	struct build		*o, *nb;
+	const struct task	*one;
+	size_t			 i;
+	int64_t			 nid;
+	u_int			 phase = UINT_MAX;
+
+	if ((o = db_build_get(e->db, id)) == NULL) {
+		xasprintf(cause, "no build %lld", (long long)id);
+		return (-1);
+	}
+	if (retry_check(e, o, slug, &one, cause) != 0) {
+		build_free(o);
+		return (-1);
+	}
+	nb = xcalloc(1, sizeof *nb);
+	nb->change_id = o->change_id;
+	nb->project = xstrdup(o->project);
+	nb->clone_url = o->clone_url != NULL ? xstrdup(o->clone_url) : NULL;
+	nb->event = xstrdup(o->event);
+	nb->ref = o->ref != NULL ? xstrdup(o->ref) : NULL;
+	nb->pr = o->pr;
+	nb->sha = xstrdup(o->sha);
+	nb->fork = o->fork;
+	nb->sender = o->sender != NULL ? xstrdup(o->sender) : NULL;
+	nb->installation = o->installation;
+	if (o->approval != NULL && strcmp(o->approval, "approved") == 0)
+		nb->approval = xstrdup("approved");
+	nb->retry_of = o->id;
+	nb->state = BUILD_FETCHING;
+	nb->created_at = ev_time(e->loop);
+	db_begin(e->db);
+	if (db_build_insert(e->db, nb) != 0) {
+		db_rollback(e->db);
+		xasprintf(cause, "the store failed: %s", db_error(e->db));
+		build_free(nb);
+		build_free(o);
+		return (-1);
+	}
+	nid = nb->id;
+	bus_build(nb);
+	TAILQ_INSERT_TAIL(&e->builds, nb, entry);
+	log_info("build %lld: retry of build %lld%s%s by %s", (long long)nid,
+	    (long long)id, slug != NULL ? ", task " : "",
+	    slug != NULL ? slug : "", who);
+	if (o->ntasks == 0) {
+		db_commit(e->db);
+		build_free(o);
+		engine_start(e, nb);
+		return (nid);
+	}
+	for (i = 0; i < o->ntasks; i++) {
+		retry_task(e, nb, o->tasks[i], retry_reruns(o->tasks[i], one));
+		if (nb->tasks[i]->state == TASK_WAITING &&
+		    nb->tasks[i]->phase < phase)
+			phase = nb->tasks[i]->phase;
+	}
+	build_free(o);
+	build_set_state(e, nb, BUILD_RUNNING, NULL);
+	engine_start_phase(e, nb, phase);
+	engine_check(e, nb);	/* may finish and free nb */
+	db_commit(e->db);
+	return (nid);
 }
 
 /*
@@ -1093,6 +1343,10 @@ engine_create(struct ev_loop *loop, struct db *db,
 		free(path);
 	}
 	e = xcalloc(1, sizeof *e);
+	if ((e->vars = vars_create(db, cause)) == NULL) {
+		free(e);
+		return (NULL);
+	}
 	e->loop = loop;
 	e->db = db;
 	e->conf = conf;
@@ -1105,6 +1359,7 @@ engine_create(struct ev_loop *loop, struct db *db,
 	if ((e->source = source_create(loop, (*conf)->state_dir, cause)) ==
 	    NULL) {
 		report_free(e->report);
+		vars_free(e->vars);
 		free(e);
 		return (NULL);
 	}
@@ -1148,6 +1403,7 @@ engine_free(struct engine *e)
 	report_free(e->report);
 	trust_free(e->trust);
 	archives_free(e->archives);
+	vars_free(e->vars);
 	free(e->fresh);
 	while ((b = TAILQ_FIRST(&e->builds)) != NULL) {
 		TAILQ_REMOVE(&e->builds, b, entry);

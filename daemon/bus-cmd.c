@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -42,6 +43,7 @@ struct bus_cmd {
 	int		 mutating;
 	json_t		*(*fn)(struct bus *, const struct bus_client *,
 			    json_t *, char **);
+	const char	*secret;	/* an argument never audited */
 };
 
 /* A string argument; returns -1 with *error if wrong or, when required,
@@ -432,6 +434,26 @@ cmd_cancel(struct bus *bus, const struct bus_client *who, json_t *req,
 	return (json_object());
 }
 
+/*
+ * retry: a finished build runs again as a new build, whole or only the
+ * task named; engine_retry_build says which builds and tasks may.
+ */
+static json_t *
+cmd_retry(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
+{
+	const char	*slug;
+	int64_t		 id, nid;
+
+	if (arg_int(req, "build", 1, INT64_MAX, -1, &id, error) != 0 ||
+	    arg_str(req, "task", 0, &slug, error) != 0)
+		return (NULL);
+	if ((nid = engine_retry_build(bus_engine(bus), id, slug, who->name,
+	    error)) < 0)
+		return (NULL);
+	return (json_pack("{s:I}", "build", (json_int_t)nid));
+}
+
 static json_t *
 cmd_approve(struct bus *bus, const struct bus_client *who, json_t *req,
     char **error)
@@ -524,39 +546,171 @@ cmd_drain_pool(struct bus *bus, const struct bus_client *who, json_t *req,
 	return (cmd_drain_op(bus, who, req, "drain-pool", "pool", error));
 }
 
+/*
+ * The optional "project" of the variables' commands: NULL for every
+ * project, else owner/name. 0, or -1 with *error.
+ */
+static int
+arg_scope(json_t *req, const char **project, char **error)
+{
+	if (arg_str(req, "project", 0, project, error) != 0)
+		return (-1);
+	if (*project != NULL && (strchr(*project, '/') == NULL ||
+	    strchr(*project, ' ') != NULL)) {
+		xasprintf(error, "'%s' is not a repository (owner/name)",
+		    *project);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * vars: the variables and secrets tasks get, from the configuration file
+ * and the store, in the order they override each other (global, then a
+ * project's; the file's, then the stored ones); a secret by name only.
+ */
+static json_t *
+cmd_vars(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
+{
+	const struct config	*conf = bus_config(bus);
+	const struct config_var	*v;
+	const char		*project;
+	json_t			*list, *o;
+	size_t			 i;
+	int			 pass;
+
+	if (arg_scope(req, &project, error) != 0)
+		return (NULL);
+	list = json_array();
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < conf->nvars; i++) {
+			v = &conf->vars[i];
+			if ((v->project != NULL) != pass || (pass &&
+			    project != NULL && strcasecmp(v->project,
+			    project) != 0))
+				continue;
+			o = json_pack("{s:s, s:s?, s:s?, s:b, s:s}",
+			    "name", v->name, "project", v->project,
+			    "image", v->image, "secret", v->secret,
+			    "source", "config");
+			if (!v->secret)
+				json_object_set_new(o, "value",
+				    json_string(v->value));
+			json_array_append_new(list, o);
+		}
+		vars_json(engine_vars(bus_engine(bus)), project, !pass, list);
+	}
+	return (json_pack("{s:o}", "variables", list));
+}
+
+/* set-var and set-secret: store a value for every project or one. */
+static json_t *
+cmd_set_value(struct bus *bus, const struct bus_client *who, json_t *req,
+    int secret, char **error)
+{
+	const char	*project, *name, *value;
+
+	if (arg_scope(req, &project, error) != 0 ||
+	    arg_str(req, "name", 1, &name, error) != 0 ||
+	    arg_str(req, "value", 1, &value, error) != 0)
+		return (NULL);
+	if (vars_set(engine_vars(bus_engine(bus)), project != NULL ? project :
+	    "", name, value, json_string_length(json_object_get(req,
+	    "value")), secret, who->name, ev_time(bus_loop(bus)), error) != 0)
+		return (NULL);
+	return (json_object());
+}
+
+/* unset-var and unset-secret. */
+static json_t *
+cmd_unset_value(struct bus *bus, const struct bus_client *who, json_t *req,
+    int secret, char **error)
+{
+	const char	*project, *name;
+
+	if (arg_scope(req, &project, error) != 0 ||
+	    arg_str(req, "name", 1, &name, error) != 0)
+		return (NULL);
+	if (vars_unset(engine_vars(bus_engine(bus)), project != NULL ?
+	    project : "", name, secret, who->name, error) != 0)
+		return (NULL);
+	return (json_object());
+}
+
+static json_t *
+cmd_set_var(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
+{
+	return (cmd_set_value(bus, who, req, 0, error));
+}
+
+static json_t *
+cmd_unset_var(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
+{
+	return (cmd_unset_value(bus, who, req, 0, error));
+}
+
+static json_t *
+cmd_set_secret(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
+{
+	return (cmd_set_value(bus, who, req, 1, error));
+}
+
+static json_t *
+cmd_unset_secret(struct bus *bus, const struct bus_client *who, json_t *req,
+    char **error)
+{
+	return (cmd_unset_value(bus, who, req, 1, error));
+}
+
 static const struct bus_cmd bus_cmds[] = {
-	{ "hello", 0, cmd_hello },
-	{ "snapshot", 0, cmd_snapshot },
-	{ "builds", 0, cmd_builds },
-	{ "build", 0, cmd_build },
-	{ "pools", 0, cmd_pools },
-	{ "instances", 0, cmd_instances },
-	{ "projects", 0, cmd_projects },
-	{ "log", 0, cmd_log },
-	{ "audit", 0, cmd_audit },
-	{ "cap", 1, cmd_cap },
-	{ "uncap", 1, cmd_uncap },
-	{ "cancel", 1, cmd_cancel },
-	{ "approve", 1, cmd_approve },
-	{ "reject", 1, cmd_reject },
-	{ "drain", 1, cmd_drain },
-	{ "undrain", 1, cmd_undrain },
-	{ "drain-pool", 1, cmd_drain_pool },
+	{ "hello", 0, cmd_hello, NULL },
+	{ "snapshot", 0, cmd_snapshot, NULL },
+	{ "builds", 0, cmd_builds, NULL },
+	{ "build", 0, cmd_build, NULL },
+	{ "pools", 0, cmd_pools, NULL },
+	{ "instances", 0, cmd_instances, NULL },
+	{ "projects", 0, cmd_projects, NULL },
+	{ "log", 0, cmd_log, NULL },
+	{ "audit", 0, cmd_audit, NULL },
+	{ "cap", 1, cmd_cap, NULL },
+	{ "uncap", 1, cmd_uncap, NULL },
+	{ "cancel", 1, cmd_cancel, NULL },
+	{ "retry", 1, cmd_retry, NULL },
+	{ "approve", 1, cmd_approve, NULL },
+	{ "reject", 1, cmd_reject, NULL },
+	{ "drain", 1, cmd_drain, NULL },
+	{ "undrain", 1, cmd_undrain, NULL },
+	{ "drain-pool", 1, cmd_drain_pool, NULL },
+	{ "vars", 0, cmd_vars, NULL },
+	{ "set-var", 1, cmd_set_var, NULL },
+	{ "unset-var", 1, cmd_unset_var, NULL },
+	{ "set-secret", 1, cmd_set_secret, "value" },
+	{ "unset-secret", 1, cmd_unset_secret, NULL },
 };
 
-/* Store and publish who did what, and how it went; never the key. */
+/*
+ * Store and publish who did what, and how it went; never the key, nor
+ * the command's secret argument, which reads "***".
+ */
 static void
-bus_audit_record(struct bus *bus, const char *cmd, json_t *req,
+bus_audit_record(struct bus *bus, const struct bus_cmd *c, json_t *req,
     const char *who, int ok, const char *error)
 {
-	json_t	*args;
-	char	*text;
-	int64_t	 id, now = ev_time(bus_loop(bus));
+	const char	*cmd = c->name;
+	json_t		*args;
+	char		*text;
+	int64_t		 id, now = ev_time(bus_loop(bus));
 
 	args = json_deep_copy(req);
 	json_object_del(args, "cmd");
 	json_object_del(args, "id");
 	json_object_del(args, "key");
+	if (c->secret != NULL && json_object_get(args, c->secret) != NULL)
+		json_object_set_new(args, c->secret, json_string("***"));
 	text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
 	id = db_audit_insert(bus_db(bus), now, who, cmd, text, ok, error);
 	free(text);
@@ -629,12 +783,12 @@ bus_answer(struct bus *bus, const char *text, size_t len)
 		xasprintf(&error, "only an admin may %s: send the control key "
 		    "(the file control.key in the daemon's state_dir) as "
 		    "\"key\"", c->name);
-		bus_audit_record(bus, c->name, req, who.name, 0, error);
+		bus_audit_record(bus, c, req, who.name, 0, error);
 		goto reply;
 	}
 	reply = c->fn(bus, &who, req, &error);
 	if (c->mutating)
-		bus_audit_record(bus, c->name, req, who.name, reply != NULL,
+		bus_audit_record(bus, c, req, who.name, reply != NULL,
 		    error);
 
 reply:

@@ -102,6 +102,8 @@ bus_build_json(const struct build *b)
 	json_set_str(o, "reason", b->reason);
 	json_set_str(o, "approval", b->approval);
 	json_set_str(o, "sender", b->sender);
+	json_object_set_new(o, "retry_of", b->retry_of != 0 ?
+	    json_integer(b->retry_of) : json_null());
 	json_set_time(o, "created_at", b->created_at);
 	json_set_time(o, "started_at", b->started_at);
 	json_set_time(o, "finished_at", b->finished_at);

@@ -42,6 +42,19 @@ static const char *config_reserved[] = {
 	"CODE_URL", "TASK", "PATH", "HOME", "LANG"
 };
 
+/* Is name one that beekeeperd sets for every task? */
+int
+config_var_reserved(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(config_reserved); i++) {
+		if (strcmp(name, config_reserved[i]) == 0)
+			return (1);
+	}
+	return (0);
+}
+
 static void
 config_var_release(struct config_var *v)
 {
@@ -143,11 +156,9 @@ config_var_check(struct config_parse *p, const struct config_opt *o,
 	const struct config_var	*w;
 	size_t			 i;
 
-	for (i = 0; i < nitems(config_reserved); i++) {
-		if (strcmp(v->name, config_reserved[i]) == 0)
-			return (config_error_at(p, line, "%s.name: %s is set "
-			    "by beekeeperd for every task", o->key, v->name));
-	}
+	if (config_var_reserved(v->name))
+		return (config_error_at(p, line, "%s.name: %s is set by "
+		    "beekeeperd for every task", o->key, v->name));
 	for (i = 0; i < p->conf->nvars; i++) {
 		w = &p->conf->vars[i];
 		if (strcmp(w->name, v->name) != 0 ||

@@ -196,6 +196,7 @@ char		*config_value(const void *, const struct config_opt *);
 size_t		 config_secret_len(const void *, const struct config_opt *);
 
 /* config-vars.c */
+int		 config_var_reserved(const char *);
 int		 config_vars(struct config_parse *, const struct config_opt *,
 		    yaml_node_t *);
 void		 config_order_vars(struct config *);
@@ -309,6 +310,13 @@ int		 db_task_update(struct db *, const struct task *);
 int		 db_builds_active(struct db *, db_build_cb, void *);
 struct build	*db_build_get(struct db *, int64_t);
 char		*db_build_latest(struct db *, const char *, const char *);
+int64_t		 db_build_newer(struct db *, const struct build *);
+typedef void	(*db_var_cb)(const char *, const char *, const char *, size_t,
+		    int, const char *, int64_t, void *);
+int		 db_vars_list(struct db *, db_var_cb, void *);
+int		 db_var_set(struct db *, const char *, const char *,
+		    const char *, size_t, int, const char *, int64_t);
+int		 db_var_unset(struct db *, const char *, const char *);
 int		 db_instance_save(struct db *, const char *, const char *,
 		    const char *, const char *, u_int, const char *, int64_t);
 int		 db_instances_end_all(struct db *, const char *, int64_t);
@@ -406,6 +414,7 @@ struct build {
 	char		*sender;
 	int64_t		 installation;
 	char		*approval;	/* NULL, "required" or "approved" */
+	int64_t		 retry_of;	/* the build it repeats, or 0 */
 	enum build_state state;
 	u_int		 phase;
 	char		*reason;
@@ -419,6 +428,7 @@ struct build {
 	TAILQ_ENTRY(build) entry;
 };
 struct engine;
+struct vars;
 const char	*build_state_name(enum build_state);
 int		 build_state_parse(const char *, enum build_state *);
 const char	*task_state_name(enum task_state);
@@ -440,10 +450,13 @@ void		 engine_wake(void *);
 struct source	*engine_source(struct engine *);
 struct archives	*engine_archives(struct engine *);
 struct pools	*engine_pools(struct engine *);
+struct vars	*engine_vars(struct engine *);
 int64_t		 engine_report_backlog(struct engine *);
 int		 engine_cancel_build(struct engine *, int64_t, const char *,
 		    char **);
 int		 engine_github_mode(struct engine *);
+int64_t		 engine_retry_build(struct engine *, int64_t, const char *,
+		    const char *, char **);
 int		 engine_approve_build(struct engine *, int64_t, const char *,
 		    char **);
 int		 engine_approve_project(struct engine *, const char *,
@@ -460,8 +473,20 @@ int		 trust_collaborator(struct trust *, const char *, const char *,
 		    trust_cb, void *, int64_t);
 int		 trust_push_builds(const struct config *, const char *,
 		    const char *, const char *, char **);
-void		 trust_task_vars(const struct config *, const struct task *,
-		    json_t *, const char ***, size_t *);
+void		 trust_task_vars(const struct config *, const struct vars *,
+		    const struct task *, json_t *, const char ***, size_t *);
+
+/* vars.c */
+struct vars	*vars_create(struct db *, char **);
+void		 vars_free(struct vars *);
+int		 vars_set(struct vars *, const char *, const char *,
+		    const char *, size_t, int, const char *, int64_t, char **);
+int		 vars_unset(struct vars *, const char *, const char *, int,
+		    const char *, char **);
+void		 vars_apply(const struct vars *, const char *, json_t *, int);
+void		 vars_masks(const struct vars *, const char *, const char ***,
+		    size_t *);
+void		 vars_json(const struct vars *, const char *, int, json_t *);
 
 /* report.c */
 struct report;

@@ -60,13 +60,17 @@ enum db_stmt {
 	STMT_DELIVERIES_COUNT,
 	STMT_BUILDS_COUNT,
 	STMT_TASKS_COUNT,
+	STMT_BUILD_NEWER,
+	STMT_VARS_LIST,
+	STMT_VAR_SET,
+	STMT_VAR_UNSET,
 	STMT_MAX
 };
 
 #define BUILD_COLUMNS \
 	"id, change_id, project, clone_url, event, ref, pr, sha, fork, " \
 	"state, phase, reason, created_at, started_at, finished_at, " \
-	"sender, installation, approval"
+	"sender, installation, approval, retry_of"
 #define REPORT_COLUMNS \
 	"id, kind, repo, sha, context, build_id, installation, state, " \
 	"description, target_url, summary, posted_state, remote_id, attempts"
@@ -109,8 +113,8 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	[STMT_BUILD_INSERT] =
 	    "INSERT INTO builds (change_id, project, clone_url, event, ref, "
 	    "pr, sha, fork, state, phase, reason, created_at, sender, "
-	    "installation, approval) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "installation, approval, retry_of) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[STMT_BUILD_UPDATE] =
 	    "UPDATE builds SET state = ?, phase = ?, reason = ?, "
 	    "started_at = ?, finished_at = ?, approval = ? WHERE id = ?",
@@ -227,6 +231,20 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "SELECT state, NULL, COUNT(*) FROM builds GROUP BY state",
 	[STMT_TASKS_COUNT] =
 	    "SELECT state, NULL, COUNT(*) FROM tasks GROUP BY state",
+	[STMT_BUILD_NEWER] =
+	    "SELECT id FROM builds WHERE project = ?1 AND id > ?2 "
+	    "AND COALESCE(pr, 0) = ?3 AND (?3 != 0 OR (pr IS NULL AND "
+	    "event = ?4 AND ref IS ?5)) ORDER BY id DESC LIMIT 1",
+	[STMT_VARS_LIST] =
+	    "SELECT scope, name, value, secret, set_by, set_at "
+	    "FROM variables ORDER BY scope, secret, name",
+	[STMT_VAR_SET] =
+	    "INSERT INTO variables (scope, name, value, secret, set_by, "
+	    "set_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, name) "
+	    "DO UPDATE SET value = excluded.value, secret = excluded.secret, "
+	    "set_by = excluded.set_by, set_at = excluded.set_at",
+	[STMT_VAR_UNSET] =
+	    "DELETE FROM variables WHERE scope = ? AND name = ?",
 };
 
 /* Each entry moves the schema from version i to i + 1. */
@@ -395,6 +413,24 @@ static const char *db_migrations[] = {
 
 	/* 4 -> 5: /metrics counts deliveries without reading them all. */
 	"CREATE INDEX deliveries_event_state ON deliveries (event, state);",
+
+	/* 5 -> 6: a build an operator retried names the one it repeats. */
+	"ALTER TABLE builds ADD COLUMN retry_of INTEGER"
+	"  REFERENCES builds (id);",
+
+	/*
+	 * 6 -> 7: variables and secrets an admin sets through the control
+	 * socket; scope is '' for every project, else owner/name.
+	 */
+	"CREATE TABLE variables ("
+	"  scope TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  secret INTEGER NOT NULL,"
+	"  set_by TEXT NOT NULL,"
+	"  set_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (scope, name)"
+	");",
 };
 
 struct db {
@@ -833,6 +869,7 @@ db_build_insert(struct db *db, struct build *b)
 	db_bind_text(st, 13, b->sender);
 	db_bind_opt_int(st, 14, b->installation, b->installation != 0);
 	db_bind_text(st, 15, b->approval);
+	db_bind_opt_int(st, 16, b->retry_of, b->retry_of != 0);
 	if (db_step_done(db, st, "storing build") != 0)
 		return (-1);
 	b->id = sqlite3_last_insert_rowid(db->conn);
@@ -923,6 +960,7 @@ db_build_row(sqlite3_stmt *st)
 	b->sender = db_col_dup(st, 15);
 	b->installation = sqlite3_column_int64(st, 16);
 	b->approval = db_col_dup(st, 17);
+	b->retry_of = sqlite3_column_int64(st, 18);
 	return (b);
 }
 
@@ -1060,6 +1098,82 @@ db_build_latest(struct db *db, const char *project, const char *ref)
 	db_bind_text(st, 1, project);
 	db_bind_text(st, 2, ref);
 	return (db_step_text(st));
+}
+
+/*
+ * The newest build after b of the same pull request (or, for a push or
+ * tag, of the same event and ref): its id, 0 if there is none, -1 on a
+ * store error.
+ */
+int64_t
+db_build_newer(struct db *db, const struct build *b)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_BUILD_NEWER];
+	int64_t		 id = 0;
+	int		 rc;
+
+	db_bind_text(st, 1, b->project);
+	sqlite3_bind_int64(st, 2, b->id);
+	sqlite3_bind_int64(st, 3, b->pr);
+	db_bind_text(st, 4, b->event);
+	db_bind_text(st, 5, b->ref);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return (db_fail(db, "looking for a newer build"));
+	return (id);
+}
+
+/*
+ * Every stored variable and secret, to cb, in the order of scope, then
+ * variables before secrets, then name; -1 on a store error.
+ */
+int
+db_vars_list(struct db *db, db_var_cb cb, void *arg)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_VARS_LIST];
+	int		 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    sqlite3_column_bytes(st, 2), sqlite3_column_int(st, 3),
+		    (const char *)sqlite3_column_text(st, 4),
+		    sqlite3_column_int64(st, 5), arg);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return (db_fail(db, "reading variables"));
+	return (0);
+}
+
+/* Store a variable or secret (scope "" is every project); 0 or -1. */
+int
+db_var_set(struct db *db, const char *scope, const char *name,
+    const char *value, size_t len, int secret, const char *who, int64_t now)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_VAR_SET];
+
+	db_bind_text(st, 1, scope);
+	db_bind_text(st, 2, name);
+	sqlite3_bind_text(st, 3, value, len, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, secret);
+	db_bind_text(st, 5, who);
+	sqlite3_bind_int64(st, 6, now);
+	return (db_step_done(db, st, "storing a variable"));
+}
+
+/* Forget a variable or secret; 0 or -1. */
+int
+db_var_unset(struct db *db, const char *scope, const char *name)
+{
+	sqlite3_stmt	*st = db->stmts[STMT_VAR_UNSET];
+
+	db_bind_text(st, 1, scope);
+	db_bind_text(st, 2, name);
+	return (db_step_done(db, st, "removing a variable"));
 }
 
 /* The operator's cap on a pool's instances, or -1 if there is none. */

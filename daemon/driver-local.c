@@ -152,7 +152,8 @@ local_env(struct local_run *lr, const char ***masks, size_t *nmasks)
 	free(url);
 	json_object_set_new(vars, "TASK", json_string(t->slug));
 	json_object_set_new(vars, "LANG", json_string("C.UTF-8"));
-	trust_task_vars(local_config(lr), t, vars, masks, nmasks);
+	trust_task_vars(local_config(lr), engine_vars(local_engine(lr)), t,
+	    vars, masks, nmasks);
 	file = json_loads(t->environment != NULL ? t->environment : "{}", 0,
 	    NULL);
 	json_object_foreach(file, k, v) {

@@ -208,16 +208,19 @@ trust_var_applies(const struct config_var *v, const struct task *t,
 }
 
 /*
- * The admin's variables and secrets for a task, into env: global ones,
- * then the project's; within each, those for every image, then those for
- * the task's image, each overriding the one before. A build that may not
- * have secrets gets none. Every secret of the project, given or not, is
- * added to masks (values borrowed from the config), so no task output
- * shows one.
+ * The admin's variables and secrets for a task, into env, each layer
+ * overriding the ones before: the configuration's for every project (for
+ * every image, then for the task's image), the stored ones for every
+ * project (vars.c), the configuration's for the task's project (every
+ * image, then its image), the stored ones for its project. So a value set
+ * at run time wins over the file at the same scope, and a project's over
+ * a global one. A build that may not have secrets gets none. Every secret
+ * of the project, given or not, is added to masks (values borrowed from
+ * the config and the stored layer), so no task output shows one.
  */
 void
-trust_task_vars(const struct config *conf, const struct task *t,
-    json_t *env, const char ***masks, size_t *nmasks)
+trust_task_vars(const struct config *conf, const struct vars *vs,
+    const struct task *t, json_t *env, const char ***masks, size_t *nmasks)
 {
 	const struct config_var	*v;
 	size_t			 i;
@@ -233,6 +236,9 @@ trust_task_vars(const struct config *conf, const struct task *t,
 			json_object_set_new(env, v->name,
 			    json_string(v->value));
 		}
+		if (pass % 2 == 1)
+			vars_apply(vs, pass == 1 ? "" : t->build->project, env,
+			    secrets);
 	}
 	for (i = 0; i < conf->nvars; i++) {
 		v = &conf->vars[i];
@@ -242,6 +248,7 @@ trust_task_vars(const struct config *conf, const struct task *t,
 		*masks = xreallocarray(*masks, *nmasks + 1, sizeof **masks);
 		(*masks)[(*nmasks)++] = v->value;
 	}
+	vars_masks(vs, t->build->project, masks, nmasks);
 }
 
 struct trust *

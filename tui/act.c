@@ -1,7 +1,8 @@
 /*
  * The commands that change the daemon's state: cap, uncap, cancel,
- * approve, reject, drain, undrain and drain-pool. Each is one request; the daemon checks it, acts,
- * and audits it whatever the answer. The tool checks only the number of
+ * retry, approve, reject, drain, undrain and drain-pool (the variables'
+ * are in vars.c). Each is one request; the daemon checks it, acts, and
+ * audits it whatever the answer. The tool checks only the number of
  * arguments: numbers are passed on as JSON numbers when they are numbers
  * and as the strings typed otherwise, so the daemon, which knows the
  * ranges and what exists, refuses in its own words.
@@ -97,6 +98,39 @@ cmd_cancel(int argc, char **argv)
 	xasprintf(&done, "build %s: cancelled", argv[i]);
 	return (act_request(json_pack("{s:s, s:o}", "cmd", "cancel",
 	    "build", client_number(argv[i])), done));
+}
+
+/*
+ * beekeeper retry BUILD [TASK]: run a finished build again, whole or only
+ * the task named, as a new build; the line names the new build.
+ */
+int
+cmd_retry(int argc, char **argv)
+{
+	json_t	*req, *reply;
+	int	 i, rc;
+
+	if ((i = cmd_options(argc, argv)) < 0 || argc - i < 1 ||
+	    argc - i > 2)
+		return (cmd_usage("retry"));
+	req = json_pack("{s:s, s:o}", "cmd", "retry", "build",
+	    client_number(argv[i]));
+	if (argc - i == 2)
+		json_object_set_new(req, "task", json_string(argv[i + 1]));
+	rc = client_request(req, 1, &reply);
+	json_decref(req);
+	if (rc != 0)
+		return (rc);
+	if (json_output)
+		client_print_json(reply, 0);
+	else if (argc - i == 2)
+		printf("build %s: task %s retried as build %lld\n", argv[i],
+		    argv[i + 1], (long long)json_number(reply, "build", 0));
+	else
+		printf("build %s: retried as build %lld\n", argv[i],
+		    (long long)json_number(reply, "build", 0));
+	json_decref(reply);
+	return (0);
 }
 
 /*

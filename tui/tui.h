@@ -76,6 +76,15 @@ int		 cmd_audit(int, char **);
 int		 cmd_cap(int, char **);
 int		 cmd_uncap(int, char **);
 int		 cmd_cancel(int, char **);
+int		 cmd_retry(int, char **);
+
+/* vars.c */
+int		 cmd_vars(int, char **);
+int		 cmd_set_var(int, char **);
+int		 cmd_unset_var(int, char **);
+int		 cmd_set_secret(int, char **);
+int		 cmd_unset_secret(int, char **);
+
 int		 cmd_approve(int, char **);
 int		 cmd_reject(int, char **);
 int		 cmd_drain(int, char **);
