@@ -480,12 +480,16 @@ keys_dispatch(struct console *c, int key)
 {
 	const struct key_entry	*ke;
 
+	/* The terminal is in nonl mode: Return is '\r'. */
+	if (key == '\r')
+		key = '\n';
 	if (c->prompt != PROMPT_NONE) {
 		prompt_key(c, key == KEY_ENTER ? '\n' : key);
 		return;
 	}
+	/* screen_resize (on SIGWINCH) has laid out already. */
 	if (key == KEY_RESIZE) {
-		screen_resize(c);
+		console_dirty(c);
 		return;
 	}
 	if ((ke = keys_find(c->view, key)) == NULL)
