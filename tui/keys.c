@@ -451,6 +451,18 @@ keys_name(int key)
 		s = xstrdup("KP-Enter");
 	else if (key == KEY_BACKSPACE)
 		s = xstrdup("Backspace");
+	else if (key == KEY_UP)
+		s = xstrdup("Up");
+	else if (key == KEY_DOWN)
+		s = xstrdup("Down");
+	else if (key == KEY_PPAGE)
+		s = xstrdup("PgUp");
+	else if (key == KEY_NPAGE)
+		s = xstrdup("PgDn");
+	else if (key == KEY_HOME)
+		s = xstrdup("Home");
+	else if (key == KEY_END)
+		s = xstrdup("End");
 	else if (key >= ' ' && key < 127)
 		xasprintf(&s, "%c", key);
 	else

@@ -226,6 +226,53 @@ test_keys(void)
 	free(label);
 }
 
+/*
+ * The KEYS section of beekeeper(1) lists every binding as ".It Ic KEY ,
+ * ALIAS" then "Name: help", as the table has them.
+ */
+static void
+test_man(void)
+{
+	const char	*top = getenv("top_srcdir");
+	char		*path, *text, *cause = NULL, *keys, *end, *want;
+	char		*label, *p;
+	size_t		 len, i;
+	int		 missing = 0;
+
+	if (top == NULL)
+		top = "../..";
+	xasprintf(&path, "%s/man/beekeeper.1", top);
+	if ((text = util_read_file(path, 1 << 20, &len, &cause)) == NULL) {
+		ok(0, "beekeeper(1) can be read");
+		printf("#   %s\n", cause);
+		free(cause);
+		free(path);
+		return;
+	}
+	keys = strstr(text, "\n.Sh KEYS\n");
+	end = keys != NULL ? strstr(keys + 1, "\n.Sh ") : NULL;
+	ok(keys != NULL && end != NULL, "beekeeper(1) has a KEYS section");
+	if (end != NULL)
+		*end = '\0';
+	for (i = 0; keys != NULL && i < key_count; i++) {
+		label = keys_label(&key_table[i]);
+		if ((p = strstr(label, ", ")) != NULL)
+			*p = '\0';
+		xasprintf(&want, "\n.It Ic %s%s%s\n%s: %s", label,
+		    p != NULL ? " , " : "", p != NULL ? p + 2 : "",
+		    key_table[i].name, key_table[i].help);
+		if (strstr(keys, want) == NULL) {
+			printf("# not in KEYS: %s\n", want + 1);
+			missing++;
+		}
+		free(want);
+		free(label);
+	}
+	is_int(missing, 0, "KEYS lists every binding of the table, as it is");
+	free(text);
+	free(path);
+}
+
 static void
 parse_bad(const char *line, const char *want)
 {
@@ -316,5 +363,6 @@ main(void)
 	test_model();
 	test_keys();
 	test_commands();
+	test_man();
 	return (done_testing());
 }
