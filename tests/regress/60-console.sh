@@ -21,7 +21,7 @@ command -v tmux >/dev/null 2>&1 ||
     skip_all "tmux is not installed (scripts/deps --test installs it)"
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 [ -x "$PY" ] || skip_all "no $PY to read JSON with"
-plan 45
+plan 46
 
 free_port() {
 	"$PY" -c 'import socket
@@ -63,14 +63,14 @@ tm() {
 	tmux -L "$TM" "$@"
 }
 
-# console NAME ARG...: a console in a 120x40 window NAME; when it exits,
-# the pane says "EXITED status".
+# console NAME ARG...: a console in a 120x40 window NAME, its stderr in
+# BK_DIR/console-NAME.err; when it exits, the pane says "EXITED status".
 console() {
 	_n=$1
 	shift
 	tm new-session -d -s "$_n" -x 120 -y 40 \
-	    "env TERM=xterm-256color LANG=C.UTF-8 $BEEKEEPER $*; \
-echo EXITED \$?; sleep 600"
+	    "env TERM=xterm-256color LANG=C.UTF-8 $BEEKEEPER $* \
+2>$BK_DIR/console-$_n.err; echo EXITED \$?; sleep 600"
 }
 screen() {
 	tm capture-pane -p -t "$1"
@@ -219,4 +219,5 @@ wait_shows viewer "^EXITED 0$" "SIGTERM quits, exit 0"
 rc=$?
 is "$rc $(head -n 1 "$BK_DIR/out")" "1 usage: beekeeper [-j] [-c endpoint] \
 [-k keyfile] [command [argument ...]]" "no terminal, no command: usage"
+is "$(cat "$BK_DIR"/console-*.err)" "" "the consoles wrote nothing on stderr"
 bk_finish
