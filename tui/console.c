@@ -172,8 +172,12 @@ console_match(const struct row *row, const char *filter)
 	    (row->key != NULL && strcmp(row->key, filter) == 0));
 }
 
-/* Format the current view, filter it, and find the selection again. */
-static void
+/*
+ * Format the current view, filter it, and find the selection again: at
+ * each frame, and before each key, so that keys typed together (3, g,
+ * Space) each act on the rows the one before left.
+ */
+void
 console_rows(struct console *c)
 {
 	struct viewstate	*vs = &c->vs[c->view];

@@ -506,6 +506,7 @@ keys_dispatch(struct console *c, int key)
 	}
 	if ((ke = keys_find(c->view, key)) == NULL)
 		return;
+	console_rows(c);
 	if (ke->admin && !console_admin(c, ke->name))
 		return;
 	ke->fn(c);

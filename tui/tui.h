@@ -264,6 +264,7 @@ struct console {
 /* console.c */
 int		 cmd_console(int, char **);
 void		 console_dirty(struct console *);
+void		 console_rows(struct console *);
 void		 console_message(struct console *, int, const char *, ...)
 		    printflike(3, 4);
 void		 console_view(struct console *, enum view_id);
@@ -295,7 +296,6 @@ void		 view_events_rows(struct console *, struct rows *, int);
 const char	*view_build_log(struct console *);
 const char	*view_builds_sort_name(int);
 int		 view_builds_sorts(void);
-const char	*view_builds_phase(struct console *, const json_t *);
 char		*fmt_money(const json_t *, const char *);
 
 /* keys.c */

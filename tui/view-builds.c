@@ -88,38 +88,41 @@ builds_ref(const json_t *b)
 	return (xstrdup(ref));
 }
 
-/* The name of the phase a build is at, from its tasks; NULL if none. */
-const char *
-view_builds_phase(struct console *c, const json_t *b)
+/*
+ * The names of the phases of every build, "BUILD:PHASE" -> name, from the
+ * tasks: one pass over them, not one per build.
+ */
+static json_t *
+builds_phases(struct console *c)
 {
-	json_t		**tasks;
-	const char	*name = NULL;
-	json_int_t	 id = json_number(b, "id", -1);
-	json_int_t	 phase = json_number(b, "phase", -1);
-	size_t		 n, i;
+	json_t		*names = json_object(), *t;
+	const char	*k, *name;
+	char		 key[64];
 
-	n = model_list(c->model, MODEL_TASKS, &tasks);
-	for (i = 0; i < n && name == NULL; i++) {
-		if (json_number(tasks[i], "build", -2) == id &&
-		    json_number(tasks[i], "phase", -2) == phase)
-			name = json_text(tasks[i], "phase_name");
+	json_object_foreach(c->model->coll[MODEL_TASKS], k, t) {
+		if ((name = json_text(t, "phase_name")) == NULL)
+			continue;
+		snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT ":%"
+		    JSON_INTEGER_FORMAT, json_number(t, "build", -1),
+		    json_number(t, "phase", -1));
+		json_object_set_new(names, key, json_string(name));
 	}
-	free(tasks);
-	return (name);
+	return (names);
 }
 
 void
 view_builds_rows(struct console *c, struct rows *r, int width)
 {
-	json_t		**builds, *b;
+	json_t		**builds, *b, *phases;
 	const char	*state, *phase, *reason, *approval;
-	char		*ref, *age, *dur, key[32], sha[9];
+	char		*ref, *age, *dur, key[32], sha[9], pk[64];
 	size_t		 n, i;
 	int64_t		 now = util_wall_ms();
 
 	rows_columns(r, "%6s  %-22s %-16s %-8s %-10s %-10s %5s %7s  %s", "ID",
 	    "PROJECT", "REF", "SHA", "STATE", "PHASE", "AGE", "TIME", "REASON");
 	n = model_list(c->model, MODEL_BUILDS, &builds);
+	phases = builds_phases(c);
 	builds_sort = c->sort;
 	qsort(builds, n, sizeof *builds, builds_cmp);
 	for (i = 0; i < n; i++) {
@@ -132,7 +135,9 @@ view_builds_rows(struct console *c, struct rows *r, int width)
 		approval = json_text(b, "approval");
 		if (approval != NULL && strcmp(approval, "required") == 0)
 			state = "approval?";
-		if ((phase = view_builds_phase(c, b)) == NULL)
+		snprintf(pk, sizeof pk, "%s:%" JSON_INTEGER_FORMAT, key,
+		    json_number(b, "phase", -1));
+		if ((phase = json_text(phases, pk)) == NULL)
 			phase = "-";
 		reason = json_text(b, "reason");
 		ref = builds_ref(b);
@@ -149,5 +154,6 @@ view_builds_rows(struct console *c, struct rows *r, int width)
 		free(dur);
 	}
 	free(builds);
+	json_decref(phases);
 	(void)width;
 }

@@ -21,7 +21,7 @@ command -v tmux >/dev/null 2>&1 ||
     skip_all "tmux is not installed (scripts/deps --test installs it)"
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 [ -x "$PY" ] || skip_all "no $PY to read JSON with"
-plan 46
+plan 60
 
 free_port() {
 	"$PY" -c 'import socket
@@ -162,6 +162,49 @@ keys admin 5
 wait_shows admin " audit +put .*drain instance=$inst: ok, by local" \
     "the events view shows the audit record"
 
+# Tagged rows: one drain for both instances, asked once.
+keys admin 3 g Space Space
+tagged() {
+	screen admin | sed -n 's/^\*\(local-default-[0-9]*-[0-9]*\) .*/\1/p'
+}
+two_tagged() {
+	[ "$(tagged | wc -w)" -eq 2 ]
+}
+ok "Space tags two instances" bk_wait_for 10 two_tagged
+tagged=$(tagged)
+keys admin d
+wait_shows admin "^drain 2 instances\\? \\(y/n\\)" "d asks once for both"
+keys admin y
+both_gone() {
+	for _i in $tagged; do
+		[ "$("$BEEKEEPER" --json instances | js "[i['state'] for i in
+		    d['instances'] if i['id'] == '$_i']")" != '["ready"]' ] ||
+		    return 1
+	done
+}
+ok "the daemon drained both" bk_wait_for 10 both_gone
+
+# retry goes to the daemon, whose answer is shown whatever it is.
+keys admin : r e t r y Space "$id" Enter
+wait_shows admin "^retry $id\\? \\(y/n\\)" ":retry asks first"
+keys admin y
+wait_shows admin "^retry $id: (done|[a-z].*)" \
+    "and shows the daemon's answer"
+keys admin : c a p Space d e f a u l t Enter
+wait_shows admin "^usage: :cap POOL N$" "a bad command says why"
+
+# Help, from the table, and the filter.
+keys admin 1 '?'
+wait_shows admin "^   F5, x +Cancel +cancel the selected or tagged builds" \
+    "? shows the keys of the view"
+wait_shows admin "^   :drain-pool POOL +drain every live instance" \
+    "and the commands"
+keys admin Escape /
+keys admin n o - s u c h Enter
+wait_shows admin "^  \\(nothing here\\)" "/ filters the rows out"
+keys admin / C-u a c m e Enter
+wait_shows admin "^ +$id  acme/widget" "and back in"
+
 # Sizes.
 tm resize-window -t admin -x 80 -y 24
 wait_shows admin "^F1Help F2Filter F3Cmd" "80x24: the F-key bar"
@@ -205,6 +248,19 @@ wait_shows viewer "^read-only: cap needs the control key" \
     "so does :cap"
 is "$("$BEEKEEPER" --json pools | js '[p["cap"] for p in d["pools"]]')" \
     "[3]" "and the pool is unchanged"
+
+# No colours with NO_COLOR, and ASCII lines without UTF-8.
+tm new-session -d -s plain -x 120 -y 40 "env NO_COLOR=1 LANG=C LC_ALL=C \
+TERM=xterm-256color $BEEKEEPER -c $ctl -k $key 2>$BK_DIR/console-plain.err; \
+echo EXITED \$?; sleep 600"
+wait_shows plain "^ beekeeper  $ctl  connected" "a console with NO_COLOR"
+keys plain : b u i l d Space "$id" Enter
+wait_shows plain "^   \`- lint " "in the C locale, the tree is ASCII"
+unlike "$(tm capture-pane -e -p -t plain)" "$(printf '\033')\\[[^m]*3[0-7]" \
+    "and NO_COLOR: no colour at all"
+like "$(tm capture-pane -e -p -t admin)" "$(printf '\033')\\[[^m]*3[0-7]" \
+    "while the other console has colours"
+keys plain q
 
 # The terminal is given back: q, and SIGTERM.
 keys admin q
