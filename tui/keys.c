@@ -523,7 +523,8 @@ keys_help_rows(struct console *c, struct rows *r, int width)
 	size_t			 i;
 	int			 admin = console_admin(c, NULL);
 
-	rows_columns(r, "keys of the %s view, then the : commands", view_name(v));
+	rows_columns(r, "keys of the %s view, then the : commands",
+	    view_name(v));
 	for (i = 0; i < key_count; i++) {
 		if ((key_table[i].views & VIEW_BIT(v)) == 0 ||
 		    (key_table[i].admin && !admin))

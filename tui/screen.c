@@ -185,7 +185,8 @@ screen_header(struct console *c)
 	for (i = 0; i < n; i++) {
 		if ((st = json_text(v[i], "state")) == NULL)
 			continue;
-		if (strcmp(st, "ready") == 0 && json_number(v[i], "busy", 0) > 0)
+		if (strcmp(st, "ready") == 0 &&
+		    json_number(v[i], "busy", 0) > 0)
 			busy++;
 		else if (strcmp(st, "ready") == 0)
 			idle++;

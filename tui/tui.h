@@ -234,7 +234,7 @@ struct console {
 	enum view_id	 back[8];
 	size_t		 nback;
 	struct viewstate vs[VIEW_COUNT];
-	int		 sort;		/* builds: 0 newest, 1 state, 2 project */
+	int		 sort;		/* builds: newest, state, project */
 
 	json_int_t	 build;		/* the build view's build */
 	char		*task;		/* its selected task's slug */

@@ -50,6 +50,7 @@ view_log_done(json_t *reply, const char *why, void *arg)
 	struct view_log_req	*lr = arg;
 	struct console		*c = lr->c;
 	const json_t		*data;
+	json_int_t		 next;
 	size_t			 cut;
 
 	if (lr->gen != c->log_gen) {
@@ -75,12 +76,20 @@ view_log_done(json_t *reply, const char *why, void *arg)
 		}
 		console_dirty(c);
 	}
-	c->log_next = json_number(reply, "next", c->log_next);
+	next = json_number(reply, "next", c->log_next);
 	c->log_finished = json_is_true(json_object_get(reply, "finished"));
-	if (json_number(reply, "size", 0) > c->log_next)
+	/*
+	 * More is there already: ask at once, but only if the offset moved
+	 * on, so that a daemon that gives none back is not asked in a loop.
+	 */
+	if (next > c->log_next && json_number(reply, "size", 0) > next) {
+		c->log_next = next;
 		view_log_ask(c);
-	else
-		view_log_later(c);
+		return;
+	}
+	if (next > c->log_next)
+		c->log_next = next;
+	view_log_later(c);
 }
 
 /* Ask for what is new in the selected task's log. */
@@ -134,7 +143,8 @@ view_task_cmp(const void *a, const void *b)
 	const json_t	*y = *(const json_t *const *)b;
 	json_int_t	 px = json_number(x, "phase", 0);
 	json_int_t	 py = json_number(y, "phase", 0);
-	json_int_t	 ix = json_number(x, "id", 0), iy = json_number(y, "id", 0);
+	json_int_t	 ix = json_number(x, "id", 0);
+	json_int_t	 iy = json_number(y, "id", 0);
 
 	if (px != py)
 		return (px < py ? -1 : 1);

@@ -39,7 +39,8 @@ builds_cmp(const void *a, const void *b)
 {
 	const json_t	*x = *(const json_t *const *)a;
 	const json_t	*y = *(const json_t *const *)b;
-	json_int_t	 ix = json_number(x, "id", 0), iy = json_number(y, "id", 0);
+	json_int_t	 ix = json_number(x, "id", 0);
+	json_int_t	 iy = json_number(y, "id", 0);
 	const char	*px, *py;
 	int		 d = 0;
 

@@ -49,8 +49,8 @@ view_pools_rows(struct console *c, struct rows *r, int width)
 		ready = booting = draining = 0;
 		slots = 0;
 		for (j = 0; j < ni; j++) {
-			if (name == NULL || json_text(inst[j], "pool") == NULL ||
-			    strcmp(json_text(inst[j], "pool"), name) != 0)
+			st = json_text(inst[j], "pool");
+			if (name == NULL || st == NULL || strcmp(st, name) != 0)
 				continue;
 			st = json_text(inst[j], "state");
 			if (st == NULL)

@@ -75,7 +75,8 @@ test_model(void)
 	    "\"pools\": [{\"name\": \"default\", \"cap\": null}],"
 	    "\"instances\": [{\"id\": \"i-1\", \"state\": \"ready\"},"
 	    " {\"id\": \"i-0\", \"state\": \"terminated\"}],"
-	    "\"projects\": [{\"repo\": \"acme/widget\", \"state\": \"pending\"}],"
+	    "\"projects\": [{\"repo\": \"acme/widget\","
+	    " \"state\": \"pending\"}],"
 	    "\"github\": {\"name\": \"github\", \"backlog\": 0}}", 0, NULL);
 	is_int(model_snapshot(m, snap), MODEL_APPLIED, "the snapshot applies");
 	ok(m->synced, "synced after it");
