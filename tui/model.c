@@ -313,6 +313,38 @@ model_snapshot(struct model *m, const json_t *reply)
 	return (r);
 }
 
+/*
+ * The reply to "audit" (newest first): records not among the events yet
+ * go before them, oldest first, so the events view starts with the
+ * commands given before the console came. They have no seq.
+ */
+void
+model_audit(struct model *m, const json_t *reply)
+{
+	json_t		*recs = json_object_get(reply, "audit"), *r, *e, *d;
+	json_int_t	 id;
+	size_t		 i, j;
+	int		 seen;
+
+	json_array_foreach(recs, i, r) {
+		id = json_number(r, "id", -1);
+		seen = 0;
+		json_array_foreach(m->events, j, e) {
+			d = json_object_get(e, "data");
+			if (json_text(e, "topic") != NULL &&
+			    strcmp(json_text(e, "topic"), PROTO_TOPIC_AUDIT) ==
+			    0 && json_number(d, "id", -2) == id)
+				seen = 1;
+		}
+		if (seen || json_array_size(m->events) >= MODEL_EVENTS_MAX)
+			continue;
+		json_array_insert_new(m->events, 0, json_pack("{s:s, s:s, s:I, "
+		    "s:O}", "topic", PROTO_TOPIC_AUDIT, "op", "put", "time",
+		    json_number(r, "time", 0), "data", r));
+	}
+	m->version++;
+}
+
 /* The collection's objects, in key order (numbers by value); borrowed. */
 static int
 model_cmp_keys(const void *a, const void *b)

@@ -177,6 +177,17 @@ net_request(struct net *n, json_t *req, int admin, net_reply_cb cb,
 }
 
 static void
+net_audit_done(json_t *reply, const char *why, void *arg)
+{
+	struct net	*n = arg;
+
+	if (reply == NULL)
+		return;
+	model_audit(n->model, reply);
+	n->change(n->arg);
+}
+
+static void
 net_snapshot_done(json_t *reply, const char *why, void *arg)
 {
 	struct net	*n = arg;
@@ -185,8 +196,12 @@ net_snapshot_done(json_t *reply, const char *why, void *arg)
 	if (reply == NULL)
 		return;		/* the tick asks again */
 	n->resyncs++;
-	if (model_snapshot(n->model, reply) == MODEL_APPLIED)
+	if (model_snapshot(n->model, reply) == MODEL_APPLIED) {
 		net_set_state(n, NET_SYNCED);
+		/* The commands given before: the audit is not in the state. */
+		net_request(n, json_pack("{s:s, s:i}", "cmd", "audit",
+		    "limit", 50), 0, net_audit_done, n);
+	}
 	n->change(n->arg);
 }
 

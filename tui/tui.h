@@ -129,6 +129,7 @@ void		 model_unsync(struct model *);
 enum model_result model_snapshot(struct model *, const json_t *);
 enum model_result model_apply(struct model *, const char *, const json_t *);
 enum model_result model_heartbeat(struct model *, const json_t *);
+void		 model_audit(struct model *, const json_t *);
 size_t		 model_list(const struct model *, enum model_coll, json_t ***);
 json_t		*model_get(const struct model *, enum model_coll, const char *);
 char		*model_key(const json_t *);

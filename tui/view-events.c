@@ -2,8 +2,10 @@
  * The events view: what the daemon published since the console synced,
  * newest first, one line each as `beekeeper watch` prints it, with the
  * audit records (commands given, by whom, and what came of them) among
- * them. The daemon keeps no history of events, so the view starts empty
- * at each start and resync; audit history is `beekeeper audit`'s.
+ * them, since the console started (the last MODEL_EVENTS_MAX). The
+ * daemon keeps no history of events, but it does of commands: at each
+ * sync the last 50 audit records not shown yet are put first (asked with
+ * "audit"; their SEQ is "aID", the record's id).
  */
 
 #include "config.h"
@@ -80,8 +82,13 @@ view_events_rows(struct console *c, struct rows *r, int width)
 		data = json_object_get(e, "data");
 		if (topic == NULL)
 			continue;
-		snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT,
-		    json_number(e, "seq", 0));
+		/* Audit records from before the console came have no seq. */
+		if (json_number(e, "seq", -1) >= 0)
+			snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT,
+			    json_number(e, "seq", 0));
+		else
+			snprintf(key, sizeof key, "a%" JSON_INTEGER_FORMAT,
+			    json_number(data, "id", 0));
 		events_clock(json_number(e, "time", 0), clock, sizeof clock);
 		k = fmt_value(json_object_get(data,
 		    strcmp(topic, PROTO_TOPIC_POOL) == 0 ? "name" :

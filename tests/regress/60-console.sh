@@ -21,7 +21,7 @@ command -v tmux >/dev/null 2>&1 ||
     skip_all "tmux is not installed (scripts/deps --test installs it)"
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 [ -x "$PY" ] || skip_all "no $PY to read JSON with"
-plan 60
+plan 61
 
 free_port() {
 	"$PY" -c 'import socket
@@ -239,6 +239,10 @@ wait_shows viewer "^ beekeeper  $ctl  connected  protocol 1  viewer" \
     "a console with the wrong key is a viewer's"
 keys viewer 2
 wait_shows viewer "^ default +local" "it sees the pools"
+keys viewer 5
+wait_shows viewer "^ [0-9:]+ +a[0-9]+  audit +put .*cap pool=default n=1: ok, by local" \
+    "its events start with the commands given before it came"
+keys viewer 2
 unlike "$(screen viewer | tail -n 1)" "Cap" "the F-key bar hides actions"
 keys viewer c
 wait_shows viewer "^read-only: Cap needs the control key" \

@@ -178,6 +178,17 @@ test_model(void)
 	json_decref(hb);
 	ok(!m->synced, "which needs a snapshot");
 	json_decref(snap);
+
+	/* The audit's history goes before the events, once. */
+	n = json_array_size(m->events);
+	snap = json_loads("{\"audit\": [{\"id\": 1, \"cmd\": \"cap\"},"
+	    " {\"id\": 0, \"cmd\": \"uncap\"}]}", 0, NULL);
+	model_audit(m, snap);
+	is_int(json_array_size(m->events), n + 1,
+	    "audit history: only the record not among the events is added");
+	is_str(json_text(json_object_get(json_array_get(m->events, 0), "data"),
+	    "cmd"), "uncap", "before the events");
+	json_decref(snap);
 	model_free(m);
 }
 
