@@ -94,9 +94,11 @@ screen_init(struct console *c)
 
 	setlocale(LC_ALL, "");
 	c->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-	if (initscr() == NULL) {
-		fprintf(stderr, "beekeeper: cannot use the terminal (TERM=%s)"
-		    "\n", getenv("TERM") != NULL ? getenv("TERM") : "");
+	/* Not initscr(), which exits on a terminal it does not know. */
+	if (newterm(NULL, stdout, stdin) == NULL) {
+		fprintf(stderr, "beekeeper: cannot use the terminal: TERM=%s "
+		    "is not in the terminfo database\n",
+		    getenv("TERM") != NULL ? getenv("TERM") : "");
 		return (-1);
 	}
 	screen_on = 1;

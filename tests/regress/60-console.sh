@@ -21,7 +21,7 @@ command -v tmux >/dev/null 2>&1 ||
     skip_all "tmux is not installed (scripts/deps --test installs it)"
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 [ -x "$PY" ] || skip_all "no $PY to read JSON with"
-plan 61
+plan 63
 
 free_port() {
 	"$PY" -c 'import socket
@@ -273,6 +273,13 @@ unlike "$(screen admin)" "F1Help" "and the screen is the shell's again"
 pane=$(tm list-panes -t viewer -F '#{pane_pid}')
 kill -TERM "$(pgrep -P "$pane" -x beekeeper || pgrep -P "$pane")"
 wait_shows viewer "^EXITED 0$" "SIGTERM quits, exit 0"
+
+# A terminal terminfo does not know: said, and no screen taken.
+tm new-session -d -s badterm -x 120 -y 40 "env TERM=nosuchterm \
+$BEEKEEPER -c $ctl -k $key; echo EXITED \$?; sleep 600"
+wait_shows badterm "^beekeeper: cannot use the terminal: TERM=nosuchterm" \
+    "an unknown TERM is said"
+wait_shows badterm "^EXITED 1$" "and the console exits 1"
 
 # Without a terminal and a command: usage, as before.
 "$BEEKEEPER" </dev/null >"$BK_DIR/out" 2>&1
