@@ -172,6 +172,25 @@ console_match(const struct row *row, const char *filter)
 	    (row->key != NULL && strcmp(row->key, filter) == 0));
 }
 
+/* Tags on rows that are gone (an instance drained away) go with them. */
+static void
+console_prune_tags(struct viewstate *vs, const struct rows *r)
+{
+	json_t		*v, *keep;
+	size_t		 i;
+
+	if (json_object_size(vs->tags) == 0)
+		return;
+	keep = json_object();
+	for (i = 0; i < r->n; i++) {
+		if (r->v[i].key != NULL &&
+		    (v = json_object_get(vs->tags, r->v[i].key)) != NULL)
+			json_object_set(keep, r->v[i].key, v);
+	}
+	json_decref(vs->tags);
+	vs->tags = keep;
+}
+
 /*
  * Format the current view, filter it, and find the selection again: at
  * each frame, and before each key, so that keys typed together (3, g,
@@ -186,6 +205,7 @@ console_rows(struct console *c)
 
 	rows_reset(r);
 	console_views[c->view].rows(c, r, 0);
+	console_prune_tags(vs, r);
 	for (i = j = 0; i < r->n; i++) {
 		if (c->view != VIEW_BUILD && c->view != VIEW_HELP &&
 		    !console_match(&r->v[i], vs->filter)) {

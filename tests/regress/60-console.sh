@@ -21,7 +21,7 @@ command -v tmux >/dev/null 2>&1 ||
     skip_all "tmux is not installed (scripts/deps --test installs it)"
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 [ -x "$PY" ] || skip_all "no $PY to read JSON with"
-plan 63
+plan 64
 
 free_port() {
 	"$PY" -c 'import socket
@@ -183,6 +183,10 @@ both_gone() {
 	done
 }
 ok "the daemon drained both" bk_wait_for 10 both_gone
+no_tags() {
+	! screen admin | grep -q '^\*'
+}
+ok "and the tags went with the instances" bk_wait_for 10 no_tags
 
 # retry goes to the daemon, whose answer is shown whatever it is.
 keys admin : r e t r y Space "$id" Enter
