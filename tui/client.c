@@ -296,3 +296,44 @@ client_close(void)
 		client_ctx = NULL;
 	}
 }
+
+/*
+ * For the console, which sends requests from its own event loop: read
+ * the key now, so that a bad -k is said before the screen is taken; 0,
+ * or -1 said on stderr.
+ */
+int
+client_key_ready(void)
+{
+	return (client_key_load());
+}
+
+/* Whether a key was read: the console acts as an admin only with one. */
+int
+client_has_key(void)
+{
+	return (*client_key != '\0');
+}
+
+/*
+ * Send REQ (borrowed) as the last frame of a message on SOCK, with the
+ * key when ADMIN, the buffer wiped once ZeroMQ is done with it, without
+ * waiting: 0, or -1 with errno (EAGAIN when it would block).
+ */
+int
+client_send(void *sock, json_t *req, int admin)
+{
+	zmq_msg_t	 out;
+	char		*text;
+	size_t		 len;
+
+	text = client_encode(req, admin, &len);
+	if (zmq_msg_init_data(&out, text, len, client_wipe,
+	    (void *)(uintptr_t)(len + 1)) != 0)
+		fatal("zmq_msg_init_data");
+	if (zmq_msg_send(&out, sock, ZMQ_DONTWAIT) == -1) {
+		zmq_msg_close(&out);
+		return (-1);
+	}
+	return (0);
+}

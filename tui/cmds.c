@@ -20,6 +20,10 @@
 #define PIPELINE_FILE_MAX	(1024 * 1024)
 
 const struct cmd_entry cmd_table[] = {
+	{ .name = "console", .usage = "",
+	  .help = "open the console: live builds, pools and instances "
+	      "(also with no command)",
+	  .exec = cmd_console },
 	{ .name = "status", .usage = "[--json]",
 	  .help = "say which daemon answers, with a summary of its state",
 	  .exec = cmd_status },

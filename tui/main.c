@@ -1,5 +1,6 @@
 /*
- * beekeeper: the operator's tool. With a command it acts once and exits;
+ * beekeeper: the operator's tool. Without a command, on a terminal, it
+ * opens the console (console.c). With a command it acts once and exits;
  * the commands live in cmds.c, one table entry each, and the table also
  * writes usage(). Global options come before the command, the command's
  * own options after it; -j is also taken after it, by every command that
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tui.h"
 
@@ -25,7 +27,7 @@ usage(void)
 	const struct cmd_entry	*ce;
 
 	fprintf(stderr, "usage: beekeeper [-j] [-c endpoint] [-k keyfile] "
-	    "command [argument ...]\n");
+	    "[command [argument ...]]\n");
 	fprintf(stderr, "commands:\n");
 	for (ce = cmd_table; ce->name != NULL; ce++)
 		fprintf(stderr, "  %s %s\n      %s\n", ce->name, ce->usage,
@@ -66,6 +68,12 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	/* No command: the console on a terminal, else how to use it. */
+	if (argc == 0 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		rc = cmd_console(argc, argv);
+		client_close();
+		return (rc);
+	}
 	if (argc == 0)
 		usage();
 	if ((ce = cmd_find(argv[0])) == NULL) {
