@@ -52,6 +52,8 @@ struct bus {
 	void			*pub;
 	void			*router;
 	struct ev_io		*router_io;
+	struct bus_auth		*auth;		/* ZAP, subscriber count */
+	int			 curve;		/* the sockets use CURVE */
 	struct ev_timer		*heartbeat;
 	char			*publish_at;	/* as bound */
 	char			*control_at;
@@ -473,6 +475,37 @@ bus_bind(void *sock, const char *endpoint, char **bound, char **cause)
 	return (0);
 }
 
+/*
+ * With bus.curve_secret_key_file, both sockets are CURVE servers with
+ * the daemon's key pair, read as it was at start (a reload that names
+ * another file is only warned about: clients hold the public key).
+ */
+static int
+bus_curve_start(struct bus *bus, char **cause)
+{
+	const struct config	*c = *bus->conf;
+	struct curvekey		 k;
+	char			*err = NULL;
+	int			 rv;
+
+	if (c->bus_curve_key_file == NULL)
+		return (0);
+	if (curvekey_parse(c->bus_curve_key, c->bus_curve_key_file, 0, &k,
+	    &err) != 0) {
+		xasprintf(cause, "bus.curve_secret_key_file: %s", err);
+		free(err);
+		return (-1);
+	}
+	rv = bus_auth_server(bus->pub, k.secret, cause) != 0 ||
+	    bus_auth_server(bus->router, k.secret, cause) != 0 ? -1 : 0;
+	if (rv == 0)
+		log_info("bus: CURVE keys required (server key %s, clients "
+		    "in %s)", k.public, c->bus_clients_file);
+	curvekey_clear(&k);
+	bus->curve = rv == 0;
+	return (rv);
+}
+
 struct bus *
 bus_create(struct ev_loop *loop, struct db *db, struct engine *e,
     const struct config **conf, char **cause)
@@ -509,6 +542,12 @@ bus_create(struct ev_loop *loop, struct db *db, struct engine *e,
 		bus_free(bus);
 		return (NULL);
 	}
+	if (bus_curve_start(bus, cause) != 0 ||
+	    (bus->auth = bus_auth_create(loop, bus->ctx, bus->pub, conf,
+	    cause)) == NULL) {
+		bus_free(bus);
+		return (NULL);
+	}
 	if (bus_bind(bus->pub, (*conf)->bus_publish, &bus->publish_at,
 	    cause) != 0 || bus_bind(bus->router, (*conf)->bus_control,
 	    &bus->control_at, cause) != 0) {
@@ -536,6 +575,9 @@ bus_free(struct bus *bus)
 		bus_the = NULL;
 	ev_io_del(bus->router_io);
 	ev_timer_del(bus->heartbeat);
+	bus_auth_free(bus->auth);
+	if (bus->pub != NULL)
+		zmq_socket_monitor(bus->pub, NULL, 0);
 	if (bus->pub != NULL)
 		zmq_close(bus->pub);
 	if (bus->router != NULL)
@@ -579,4 +621,17 @@ void *
 bus_router(struct bus *bus)
 {
 	return (bus->router);
+}
+
+/* Do the sockets authenticate with CURVE (as started)? */
+int
+bus_curve(struct bus *bus)
+{
+	return (bus->curve);
+}
+
+size_t
+bus_subscribers(struct bus *bus)
+{
+	return (bus_auth_subscribers(bus->auth));
 }
