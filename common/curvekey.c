@@ -212,7 +212,7 @@ curvekey_generate(const char *path, int force, struct curvekey *k,
     char **cause)
 {
 	char	*pub, *text;
-	int	 fd, flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+	int	 fd, flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
 
 	memset(k, 0, sizeof *k);
 	if (zmq_curve_keypair(k->public, k->secret) != 0) {
@@ -221,10 +221,10 @@ curvekey_generate(const char *path, int force, struct curvekey *k,
 		return (-1);
 	}
 	xasprintf(&pub, "%s.pub", path);
-	flags |= force ? O_TRUNC : O_EXCL;
+	/* With -f, a new file all the same: never an old one's mode. */
 	if (force)
-		unlink(path);	/* a new file, not an old one's mode */
-	if ((fd = open(path, flags | O_EXCL, 0600)) == -1) {
+		unlink(path);
+	if ((fd = open(path, flags, 0600)) == -1) {
 		xasprintf(cause, "%s: %s%s", path, strerror(errno),
 		    errno == EEXIST ? " (use -f to replace it)" : "");
 		goto fail;
@@ -241,7 +241,7 @@ curvekey_generate(const char *path, int force, struct curvekey *k,
 	explicit_bzero(k->secret, sizeof k->secret);
 	if (force)
 		unlink(pub);
-	if ((fd = open(pub, flags | O_EXCL, 0644)) == -1) {
+	if ((fd = open(pub, flags, 0644)) == -1) {
 		xasprintf(cause, "%s: %s%s", pub, strerror(errno),
 		    errno == EEXIST ? " (use -f to replace it)" : "");
 		unlink(path);
