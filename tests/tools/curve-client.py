@@ -3,7 +3,8 @@
 written from beekeeper-protocol(7), for the regress tests.
 
     curve-client.py has-curve
-    curve-client.py request --control EP [KEYS] [--timeout S] JSON...
+    curve-client.py request --control EP [KEYS] [--timeout S]
+                            [--wait-for FILE] JSON...
     curve-client.py sub --publish EP [KEYS] [--timeout S]
     curve-client.py subscribers --publish EP --metrics URL [KEYS]
                                 [--timeout S]
@@ -14,7 +15,9 @@ security mechanism.
 
 "has-curve" exits 0 when pyzmq's libzmq has CURVE. "request" sends each
 JSON on one REQ socket and prints each reply on a line; it exits 2 when a
-reply does not come within the timeout. "sub" subscribes to everything
+reply does not come within the timeout. With --wait-for, every JSON but
+the first waits until FILE exists (10 s at most): the connection stays
+open while the test changes the daemon. "sub" subscribes to everything
 and prints the topic of the first message; exit 2 when none comes.
 "subscribers" connects two SUB sockets, then prints the value of
 beekeeper_bus_subscribers once it is 2, closes one and prints it once it
@@ -22,6 +25,7 @@ is 1 (or, at the deadline, whatever it was then).
 """
 
 import argparse
+import os
 import sys
 import time
 import urllib.request
@@ -65,7 +69,12 @@ def cmd_request(ctx, args):
     s = socket(ctx, zmq.REQ, args)
     s.rcvtimeo = int(args.timeout * 1000)
     s.connect(args.control)
-    for frame in args.json:
+    for i, frame in enumerate(args.json):
+        deadline = time.monotonic() + 10
+        while (i > 0 and args.wait_for is not None
+               and not os.path.exists(args.wait_for)
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         s.send_string(frame)
         try:
             print(s.recv_string(), flush=True)
@@ -129,7 +138,8 @@ def main():
     p.add_argument("--pair")
     p.add_argument("--server")
     p.add_argument("--timeout", type=float, default=3)
-    args = p.parse_args()
+    p.add_argument("--wait-for")
+    args = p.parse_intermixed_args()
     if args.cmd == "has-curve":
         return 0 if zmq.has("curve") else 1
     ctx = zmq.Context()
