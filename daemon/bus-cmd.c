@@ -158,6 +158,9 @@ cmd_hello(struct bus *bus, const struct bus_client *who, json_t *req,
 
 	if (arg_str(req, "name", 0, &name, error) != 0)
 		return (NULL);
+	/* With CURVE the name is the key's, whatever the client says. */
+	if (bus_curve(bus))
+		name = NULL;
 	return (json_pack("{s:i, s:s, s:s, s:s, s:I, s:I}",
 	    "protocol", BEEKEEPER_PROTOCOL,
 	    "publish", bus_publish_endpoint(bus),

@@ -146,9 +146,9 @@ ok "the daemon says CURVE is on, with its public key" grep -qF \
 r=$(as alice '{"cmd": "hello"}')
 is "$(js "$r" '"%s %s" % (d.get("name"), d.get("role"))')" "alice admin" \
     "hello: an admin key's name and role, from the clients file"
-r=$(as bob '{"cmd": "hello"}')
+r=$(as bob '{"cmd": "hello", "name": "alice"}')
 is "$(js "$r" '"%s %s" % (d.get("name"), d.get("role"))')" "bob viewer" \
-    "hello: a viewer's"
+    "hello: a viewer's, whatever name it gives"
 r=$(as alice '{"cmd": "cap", "pool": "default", "n": 1}')
 is "$(js "$r" 'd.get("ok")')" true "the admin caps a pool"
 r=$(as alice '{"cmd": "drain", "instance": "i-none"}')
