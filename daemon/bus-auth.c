@@ -238,11 +238,10 @@ bus_zap_answer(struct bus_auth *a, zmq_msg_t *f, size_t n)
 	}
 	free(addr);
 	free(mech);
-	if (n < 2)
-		return;		/* no request id to answer */
+	/* A REP socket must answer before it can read the next request. */
 	zmq_send(a->zap, "1.0", 3, ZMQ_SNDMORE);
-	zmq_send(a->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
-	    ZMQ_SNDMORE);
+	zmq_send(a->zap, n > 1 ? zmq_msg_data(&f[1]) : "", n > 1 ?
+	    zmq_msg_size(&f[1]) : 0, ZMQ_SNDMORE);
 	zmq_send(a->zap, status, 3, ZMQ_SNDMORE);
 	zmq_send(a->zap, text, strlen(text), ZMQ_SNDMORE);
 	zmq_send(a->zap, user, strlen(user), ZMQ_SNDMORE);

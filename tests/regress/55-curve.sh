@@ -20,7 +20,7 @@ bk_require_daemon
     skip_all "$PY has no zmq module (Debian's python3-zmq)"
 "$PY" "$BK_TOOLS/curve-client.py" has-curve ||
     skip_all "pyzmq's libzmq has no CURVE"
-plan 59
+plan 61
 
 # cc ARG...: the CURVE client. as NAME ARG...: a request with NAME's pair.
 cc() {
@@ -35,6 +35,21 @@ as() {
 # bk ARG...: the tool; its output in OUT and ERR, its status in RC.
 bk() {
 	"$BEEKEEPER" -c "$BK_CONTROL" "$@" >"$BK_DIR/out" 2>"$BK_DIR/err"
+	RC=$?
+	OUT=$(cat "$BK_DIR/out")
+	ERR=$(cat "$BK_DIR/err")
+}
+# bke NAME=VALUE... ARG...: bk with those in the tool's environment only.
+bke() {
+	(
+		while [ $# -gt 0 ]; do
+			case $1 in
+			*=*)	export "${1?}"; shift ;;
+			*)	break ;;
+			esac
+		done
+		exec "$BEEKEEPER" -c "$BK_CONTROL" "$@"
+	) >"$BK_DIR/out" 2>"$BK_DIR/err"
 	RC=$?
 	OUT=$(cat "$BK_DIR/out")
 	ERR=$(cat "$BK_DIR/err")
@@ -240,12 +255,17 @@ like "$ERR" '^beekeeper: only an admin may drain: the key named bob is a viewer'
     "with the daemon's sentence"
 bk -k "$K/bob" -s "$K/server.pub" --json drain i-none
 is "$RC" 1 "likewise with --json"
-BEEKEEPER_SERVER_KEY=$(pub server) bk -k "$K/bob" pools
+bke "BEEKEEPER_SERVER_KEY=$(pub server)" -k "$K/bob" pools
 is "$RC" 0 "BEEKEEPER_SERVER_KEY names the server's key"
 cp "$K/bob" "$K/bob-with-server"
 echo "server-key = $(pub server)" >>"$K/bob-with-server"
 bk -k "$K/bob-with-server" pools
 is "$RC" 0 "so does a server-key line in the pair file"
+mkdir -p "$BK_DIR/home/.config/beekeeper"
+cp "$K/bob-with-server" "$BK_DIR/home/.config/beekeeper/key"
+bke "HOME=$BK_DIR/home" BEEKEEPER_KEY_FILE= status
+is "$RC" 0 "without -k, ~/.config/beekeeper/key is used"
+like "$OUT" "\\(protocol 1, viewer\\)$" "(bob's key: a viewer)"
 bk -k "$K/mallory" -s "$K/server.pub" status
 is "$RC" 2 "an unknown key: exit 2"
 like "$ERR" 'no answer in 5 s \(with CURVE, a key the daemon does not know or a wrong server key also looks like this\)' \
