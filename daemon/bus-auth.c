@@ -1,6 +1,8 @@
 /*
- * Who may use the bus, and who is on it. With bus.curve_secret_key_file
- * set, both bus sockets are CURVE servers, and this file owns:
+ * Who may use the bus, and who is on it. This file owns the control key
+ * (STATE_DIR/control.key), which makes an admin of a request without
+ * CURVE. With bus.curve_secret_key_file set, both bus sockets are CURVE
+ * servers, and this file also owns:
  *
  * - the clients table, read from bus.clients_file ("PUBLIC-KEY NAME
  *   ROLE" lines) as part of the configuration, so SIGHUP replaces it
@@ -25,9 +27,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <zmq.h>
 
 #include "daemon.h"
@@ -38,6 +44,8 @@
 #define BUS_MONITOR_ENDPOINT	"inproc://beekeeper.monitor.publish"
 #define BUS_ZAP_FRAMES		7
 #define BUS_ZAP_DOMAIN		"beekeeper"
+#define BUS_KEY_FILE		"control.key"
+#define BUS_KEY_BYTES		32
 
 struct bus_auth {
 	struct ev_loop		*loop;
@@ -46,8 +54,9 @@ struct bus_auth {
 	struct ev_io		*zap_io;
 	void			*monitor;
 	struct ev_io		*monitor_io;
-	struct bus_conn		*conns;		/* to the PUB socket */
+	struct bus_conn		*conns;		/* to PUB */
 	size_t			 nconns;
+	char			 key[BUS_KEY_BYTES * 2 + 1];
 };
 
 /* A connection to the PUB socket, by its fd, and how its handshake went. */
@@ -55,6 +64,73 @@ struct bus_conn {
 	int			 fd;
 	enum { CONN_PENDING, CONN_OK, CONN_FAILED } state;
 };
+
+/*
+ * The control key: whoever sends it may act, everyone else only looks.
+ * It lives in STATE_DIR/control.key (mode 0600), which tasks cannot see
+ * (the sandbox hides the state directory), so a task reaching the control
+ * socket on loopback can read the state but not change it. Kept across
+ * restarts so operators' scripts keep working.
+ */
+static int
+bus_auth_key_load(struct bus_auth *a, const char *state_dir, char **cause)
+{
+	unsigned char	 raw[BUS_KEY_BYTES];
+	char		*path, *text = NULL, *tmp, *err = NULL;
+	size_t		 len = 0;
+	int		 fd, rv = -1;
+
+	xasprintf(&path, "%s/%s", state_dir, BUS_KEY_FILE);
+	if ((text = util_read_file(path, 256, &len, &err)) != NULL) {
+		while (len > 0 && (text[len - 1] == '\n' ||
+		    text[len - 1] == '\r'))
+			text[--len] = '\0';
+		if (len == BUS_KEY_BYTES * 2 &&
+		    strspn(text, "0123456789abcdef") == len) {
+			memcpy(a->key, text, len + 1);
+			rv = 0;
+			goto out;
+		}
+		log_warn("bus: %s is not a key; making a new one", path);
+	}
+	free(err);
+	if (RAND_bytes(raw, sizeof raw) != 1) {
+		xasprintf(cause, "bus: cannot make a control key: no "
+		    "randomness");
+		goto out;
+	}
+	util_hex_encode(raw, sizeof raw, a->key, sizeof a->key);
+	explicit_bzero(raw, sizeof raw);
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || write(fd, a->key, strlen(a->key)) !=
+	    (ssize_t)strlen(a->key) || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+		xasprintf(cause, "bus: cannot write %s: %s", path,
+		    strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		goto out;
+	}
+	free(tmp);
+	log_info("bus: made a control key in %s", path);
+	rv = 0;
+out:
+	if (text != NULL)
+		freezero(text, len + 1);
+	free(path);
+	return (rv);
+}
+
+/* Does a request carry the control key? */
+int
+bus_auth_is_admin(struct bus_auth *a, const char *key)
+{
+	size_t	 n = strlen(a->key);
+
+	return (key != NULL && n > 0 && strlen(key) == n &&
+	    CRYPTO_memcmp(key, a->key, n) == 0);
+}
 
 /* Split "A B C" on blanks into at most n words; the count found. */
 static size_t
@@ -124,17 +200,17 @@ bus_keys_load(const char *path, char **cause)
 			goto fail;
 		}
 		if (strcmp(w[2], "admin") != 0 && strcmp(w[2], "viewer") != 0) {
-			xasprintf(cause, "%s:%zu: role '%.64s' is neither admin "
-			    "nor viewer", path, lineno, w[2]);
+			xasprintf(cause, "%s:%zu: role '%.64s' is neither "
+			    "admin nor viewer", path, lineno, w[2]);
 			goto fail;
 		}
 		for (i = 0; i < t->n; i++) {
 			if (strcmp(t->keys[i].public, w[0]) == 0 ||
 			    strcmp(t->keys[i].name, w[1]) == 0) {
-				xasprintf(cause, "%s:%zu: %s is already on line "
-				    "%zu", path, lineno, strcmp(t->keys[i].name,
-				    w[1]) == 0 ? "this name" : "this key",
-				    t->keys[i].line);
+				xasprintf(cause, "%s:%zu: %s is already on "
+				    "line %zu", path, lineno,
+				    strcmp(t->keys[i].name, w[1]) == 0 ?
+				    "this name" : "this key", t->keys[i].line);
 				goto fail;
 			}
 		}
@@ -175,7 +251,8 @@ bus_keys_find(const struct bus_keys *t, const char *public,
 	size_t	 i;
 
 	for (i = 0; t != NULL && i < t->n; i++) {
-		if ((public != NULL && strcmp(t->keys[i].public, public) == 0) ||
+		if ((public != NULL &&
+		    strcmp(t->keys[i].public, public) == 0) ||
 		    (name != NULL && strcmp(t->keys[i].name, name) == 0))
 			return (&t->keys[i]);
 	}
@@ -394,7 +471,8 @@ bus_auth_server(void *sock, const char *secret, char **cause)
 }
 
 /*
- * Start the ZAP handler (with CURVE) and the monitor of pub, in ctx.
+ * Load the control key, start the ZAP handler (with CURVE) and the
+ * monitor of pub, in ctx.
  * The handler must be bound before the sockets it guards bind: libzmq
  * lets every client in when there is none.
  */
@@ -408,6 +486,10 @@ bus_auth_create(struct ev_loop *loop, void *ctx, void *pub,
 	a = xcalloc(1, sizeof *a);
 	a->loop = loop;
 	a->conf = conf;
+	if (bus_auth_key_load(a, (*conf)->state_dir, cause) != 0) {
+		bus_auth_free(a);
+		return (NULL);
+	}
 	if ((*conf)->bus_curve_key_file != NULL) {
 		if ((a->zap = zmq_socket(ctx, ZMQ_REP)) == NULL ||
 		    zmq_setsockopt(a->zap, ZMQ_LINGER, &zero,
@@ -451,5 +533,6 @@ bus_auth_free(struct bus_auth *a)
 	if (a->monitor != NULL)
 		zmq_close(a->monitor);
 	free(a->conns);
+	explicit_bzero(a->key, sizeof a->key);
 	free(a);
 }

@@ -7,7 +7,7 @@
  * refusal, never a failure of the daemon. Every command that changes
  * state is stored in the audit log and published, accepted or not.
  *
- * Without CURVE, a request that carries the control key (bus.c) is an
+ * Without CURVE, a request that carries the control key (bus-auth.c) is an
  * admin's and may act; any other is a viewer's and may only ask. With
  * CURVE the "key" member is ignored: the connection's User-Id, the name
  * the ZAP handler (bus-auth.c) gave its key, is looked up in the clients
@@ -134,8 +134,8 @@ bus_refusal(struct bus *bus, const struct bus_cmd *c,
 
 	if (who->revoked)
 		xasprintf(&error, "the key named %s is no longer in the "
-		    "clients file (%s): reconnect with a key that is", who->name,
-		    file != NULL ? file : "bus.clients_file");
+		    "clients file (%s): reconnect with a key that is",
+		    who->name, file != NULL ? file : "bus.clients_file");
 	else if (!c->mutating || who->admin)
 		return (NULL);
 	else if (bus_curve(bus))

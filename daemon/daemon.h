@@ -782,6 +782,7 @@ struct bus_auth	*bus_auth_create(struct ev_loop *, void *, void *,
 		    const struct config **, char **);
 void		 bus_auth_free(struct bus_auth *);
 size_t		 bus_auth_subscribers(struct bus_auth *);
+int		 bus_auth_is_admin(struct bus_auth *, const char *);
 
 /* bus-cmd.c */
 void		 bus_cmd_readable(struct ev_loop *, int, void *);

@@ -49,7 +49,8 @@
 /* The daemon's default state_dir, and the key's name in it. */
 #define CLIENT_KEY_FILE		"/var/lib/beekeeper/control.key"
 #define CLIENT_KEY_LEN		64	/* hexadecimal digits */
-#define CLIENT_HOME_KEY		".config/beekeeper/key"	/* under $HOME */
+/* The key file looked for in $HOME when none is named. */
+#define CLIENT_HOME_KEY		".config/beekeeper/key"
 
 static void		*client_ctx;
 static void		*client_req;
@@ -57,9 +58,9 @@ static void		*client_req;
 static char		 client_key[CLIENT_KEY_LEN + 1];
 static int		 client_key_tried;
 static char		*client_key_why;	/* why there is none */
-static char		*client_key_error;	/* a named file's problem */
-static int		 client_key_pair;	/* the file is a CURVE pair */
-static struct curvekey	 client_curve;		/* with .server set */
+static char		*client_key_error;	/* named, but bad */
+static int		 client_key_pair;	/* it is a CURVE pair */
+static struct curvekey	 client_curve;		/* and .server */
 
 /*
  * The server's public key for a CURVE pair: -s FILE, then
