@@ -305,7 +305,8 @@ bus_zap_answer(struct bus_auth *a, zmq_msg_t *f, size_t n)
 		text = "unknown key";
 		log_warn("bus: refused a connection from %s: public key %s "
 		    "is not in %s", addr, public,
-		    (*a->conf)->bus_clients_file);
+		    (*a->conf)->bus_clients_file != NULL ?
+		    (*a->conf)->bus_clients_file : "bus.clients_file");
 	} else {
 		status = "200";
 		text = "OK";
