@@ -20,7 +20,7 @@ bk_require_daemon
     skip_all "$PY has no zmq module (Debian's python3-zmq)"
 "$PY" "$BK_TOOLS/curve-client.py" has-curve ||
     skip_all "pyzmq's libzmq has no CURVE"
-plan 61
+plan 63
 
 # cc ARG...: the CURVE client. as NAME ARG...: a request with NAME's pair.
 cc() {
@@ -184,11 +184,20 @@ is "$(js "$r" 'any("key" in a["args"] for a in d["audit"])')" false \
 is "$(cc sub --publish "$BK_PUBLISH" --pair "$K/bob" \
     --server "$K/server.pub" --timeout 5)" hb "the viewer subscribes"
 
+cc subscribers --publish "$BK_PUBLISH" --metrics "$BK_URL/metrics" \
+    --pair "$K/bob" --server "$K/server.pub" --timeout 10 >"$BK_DIR/subs"
+is "$(tr '\n' ' ' <"$BK_DIR/subs")" "2 1 " \
+    "beekeeper_bus_subscribers counts CURVE subscribers: 2, then 1"
 as mallory '{"cmd": "hello"}' >"$BK_DIR/out" 2>&1
 is "$?" 2 "an unknown key gets no reply"
 cc sub --publish "$BK_PUBLISH" --pair "$K/mallory" --server "$K/server.pub" \
     --timeout 2 >/dev/null 2>&1
 is "$?" 2 "nor anything published"
+# Two SUB sockets with that key, trying for 2 s: never counted.
+cc subscribers --publish "$BK_PUBLISH" --metrics "$BK_URL/metrics" \
+    --pair "$K/mallory" --server "$K/server.pub" --timeout 2 >"$BK_DIR/subs"
+is "$(tr '\n' ' ' <"$BK_DIR/subs")" "0 0 " \
+    "nor is it counted as a subscriber"
 logged() {
 	grep -F "public key $(pub mallory) is not in $K/clients" "$BK_LOG" |
 	    grep -q 'bus: refused a connection from [^ ]*127\.0\.0\.1: '
