@@ -7,8 +7,13 @@
  * refusal, never a failure of the daemon. Every command that changes
  * state is stored in the audit log and published, accepted or not.
  *
- * A request that carries the control key (bus.c) is an admin's and may
- * act; any other is a viewer's and may only ask.
+ * Without CURVE, a request that carries the control key (bus-auth.c) is an
+ * admin's and may act; any other is a viewer's and may only ask. With
+ * CURVE the "key" member is ignored: the connection's User-Id, the name
+ * the ZAP handler (bus-auth.c) gave its key, is looked up in the clients
+ * table at each request, so a reload that removes a key or changes its
+ * role applies to the next request of a connection already open; a
+ * connection whose key is no longer in the table is refused everything.
  */
 
 #include "config.h"
@@ -36,6 +41,7 @@
 struct bus_client {
 	const char	*name;
 	int		 admin;
+	int		 revoked;	/* CURVE: the key left the table */
 };
 
 struct bus_cmd {
@@ -94,15 +100,56 @@ arg_int(json_t *req, const char *name, int64_t min, int64_t max,
 	return (0);
 }
 
-/* Who sent req: with the control key, an admin; else a viewer. */
+/*
+ * Who sent req: with CURVE, the entry of the User-Id (user, borrowed)
+ * in the clients table; else an admin with the control key, a viewer
+ * without.
+ */
 static void
-bus_client_of(struct bus *bus, json_t *req, struct bus_client *who)
+bus_client_of(struct bus *bus, json_t *req, const char *user,
+    struct bus_client *who)
 {
-	json_t	*key = json_object_get(req, "key");
+	const struct bus_key	*k;
+	json_t			*key = json_object_get(req, "key");
 
+	who->revoked = 0;
+	if (bus_curve(bus)) {
+		k = bus_keys_find(bus_config(bus)->bus_keys, NULL, user);
+		who->name = k != NULL ? k->name : user != NULL && *user !=
+		    '\0' ? user : BUS_VIEWER;
+		who->admin = k != NULL && k->admin;
+		who->revoked = k == NULL;
+		return;
+	}
 	who->admin = json_is_string(key) && bus_is_admin(bus,
 	    json_string_value(key));
 	who->name = who->admin ? BUS_ADMIN : BUS_VIEWER;
+}
+
+/* Why who may not run c, or NULL if it may; the caller frees it. */
+static char *
+bus_refusal(struct bus *bus, const struct bus_cmd *c,
+    const struct bus_client *who)
+{
+	const char	*file = bus_config(bus)->bus_clients_file;
+	char		*error;
+
+	if (who->revoked)
+		xasprintf(&error, "the key named %s is no longer in the "
+		    "clients file (%s): reconnect with a key that is",
+		    who->name, file != NULL ? file : "bus.clients_file");
+	else if (!c->mutating || who->admin)
+		return (NULL);
+	else if (bus_curve(bus))
+		xasprintf(&error, "only an admin may %s: the key named %s is a "
+		    "viewer; to make it an admin, change its role to admin in "
+		    "%s and send beekeeperd SIGHUP", c->name, who->name,
+		    file != NULL ? file : "bus.clients_file");
+	else
+		xasprintf(&error, "only an admin may %s: send the control key "
+		    "(the file control.key in the daemon's state_dir) as "
+		    "\"key\"", c->name);
+	return (error);
 }
 
 static json_t *
@@ -113,6 +160,9 @@ cmd_hello(struct bus *bus, const struct bus_client *who, json_t *req,
 
 	if (arg_str(req, "name", 0, &name, error) != 0)
 		return (NULL);
+	/* With CURVE the name is the key's, whatever the client says. */
+	if (bus_curve(bus))
+		name = NULL;
 	return (json_pack("{s:i, s:s, s:s, s:s, s:I, s:I}",
 	    "protocol", BEEKEEPER_PROTOCOL,
 	    "publish", bus_publish_endpoint(bus),
@@ -739,10 +789,15 @@ bus_unknown(const char *name)
 	return (buf_detach(&b, NULL));
 }
 
-/* One request's reply, as text (the caller frees it). */
+/*
+ * One request's reply, as text (the caller frees it); msg is the
+ * request's frame, whose User-Id names a CURVE client.
+ */
 static char *
-bus_answer(struct bus *bus, const char *text, size_t len)
+bus_answer(struct bus *bus, zmq_msg_t *msg)
 {
+	const char		*text = zmq_msg_data(msg);
+	size_t			 len = zmq_msg_size(msg);
 	const struct bus_cmd	*c = NULL;
 	struct bus_client	 who;
 	json_t			*req = NULL, *reply = NULL, *id = NULL;
@@ -778,12 +833,10 @@ bus_answer(struct bus *bus, const char *text, size_t len)
 		error = bus_unknown(name);
 		goto reply;
 	}
-	bus_client_of(bus, req, &who);
-	if (c->mutating && !who.admin) {
-		xasprintf(&error, "only an admin may %s: send the control key "
-		    "(the file control.key in the daemon's state_dir) as "
-		    "\"key\"", c->name);
-		bus_audit_record(bus, c, req, who.name, 0, error);
+	bus_client_of(bus, req, zmq_msg_gets(msg, "User-Id"), &who);
+	if ((error = bus_refusal(bus, c, &who)) != NULL) {
+		if (c->mutating)
+			bus_audit_record(bus, c, req, who.name, 0, error);
 		goto reply;
 	}
 	reply = c->fn(bus, &who, req, &error);
@@ -853,8 +906,7 @@ bus_cmd_readable(struct ev_loop *loop, int fd, void *arg)
 			out = xstrdup("{\"ok\":false,\"error\":\"a request is "
 			    "one frame (after an empty one, from a REQ)\"}");
 		else
-			out = bus_answer(bus, zmq_msg_data(&frames[n - 1]),
-			    zmq_msg_size(&frames[n - 1]));
+			out = bus_answer(bus, &frames[n - 1]);
 		if (out != NULL) {
 			zmq_send(router, zmq_msg_data(&frames[0]),
 			    zmq_msg_size(&frames[0]), ZMQ_SNDMORE |

@@ -24,24 +24,16 @@
 
 #include "config.h"
 
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <zmq.h>
 
 #include "daemon.h"
 #include "proto.h"
 
 #define BUS_SNDHWM		10000
-#define BUS_KEY_FILE		"control.key"
-#define BUS_KEY_BYTES		32
 
 struct bus {
 	struct ev_loop		*loop;
@@ -52,13 +44,14 @@ struct bus {
 	void			*pub;
 	void			*router;
 	struct ev_io		*router_io;
+	struct bus_auth		*auth;		/* keys, subscribers */
+	int			 curve;		/* the sockets use CURVE */
 	struct ev_timer		*heartbeat;
 	char			*publish_at;	/* as bound */
 	char			*control_at;
 	uint64_t		 seq;
 	int64_t			 start;		/* when this run began, ms */
 	json_t			*pending;	/* "topic key" to a message */
-	char			 key[BUS_KEY_BYTES * 2 + 1];
 
 	/* What GitHub reporting looks like, and what was published of it. */
 	json_t			*(*github)(void *);
@@ -379,71 +372,11 @@ bus_snapshot_builds(struct bus *bus, void (*cb)(int64_t, void *),
 		cb(bus->recent[i], arg);
 }
 
-/*
- * The control key: whoever sends it may act, everyone else only looks.
- * It lives in STATE_DIR/control.key (mode 0600), which tasks cannot see
- * (the sandbox hides the state directory), so a task reaching the control
- * socket on loopback can read the state but not change it. Kept across
- * restarts so operators' scripts keep working.
- */
-static int
-bus_key_load(struct bus *bus, const char *state_dir, char **cause)
-{
-	unsigned char	 raw[BUS_KEY_BYTES];
-	char		*path, *text = NULL, *tmp, *err = NULL;
-	size_t		 len = 0;
-	int		 fd, rv = -1;
-
-	xasprintf(&path, "%s/%s", state_dir, BUS_KEY_FILE);
-	if ((text = util_read_file(path, 256, &len, &err)) != NULL) {
-		while (len > 0 && (text[len - 1] == '\n' ||
-		    text[len - 1] == '\r'))
-			text[--len] = '\0';
-		if (len == BUS_KEY_BYTES * 2 &&
-		    strspn(text, "0123456789abcdef") == len) {
-			memcpy(bus->key, text, len + 1);
-			rv = 0;
-			goto out;
-		}
-		log_warn("bus: %s is not a key; making a new one", path);
-	}
-	free(err);
-	if (RAND_bytes(raw, sizeof raw) != 1) {
-		xasprintf(cause, "bus: cannot make a control key: no "
-		    "randomness");
-		goto out;
-	}
-	util_hex_encode(raw, sizeof raw, bus->key, sizeof bus->key);
-	explicit_bzero(raw, sizeof raw);
-	xasprintf(&tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1 || write(fd, bus->key, strlen(bus->key)) !=
-	    (ssize_t)strlen(bus->key) || write(fd, "\n", 1) != 1 ||
-	    fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-		xasprintf(cause, "bus: cannot write %s: %s", path,
-		    strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		goto out;
-	}
-	free(tmp);
-	log_info("bus: made a control key in %s", path);
-	rv = 0;
-out:
-	if (text != NULL)
-		freezero(text, len + 1);
-	free(path);
-	return (rv);
-}
-
-/* Does a request carry the control key? */
+/* Does a request carry the control key (bus-auth.c)? */
 int
 bus_is_admin(struct bus *bus, const char *key)
 {
-	size_t	 n = strlen(bus->key);
-
-	return (key != NULL && strlen(key) == n &&
-	    CRYPTO_memcmp(key, bus->key, n) == 0);
+	return (bus_auth_is_admin(bus->auth, key));
 }
 
 /*
@@ -473,6 +406,37 @@ bus_bind(void *sock, const char *endpoint, char **bound, char **cause)
 	}
 	xasprintf(bound, "%.*s%s", (int)(len - 2), endpoint, port);
 	return (0);
+}
+
+/*
+ * With bus.curve_secret_key_file, both sockets are CURVE servers with
+ * the daemon's key pair, read as it was at start (a reload that names
+ * another file is only warned about: clients hold the public key).
+ */
+static int
+bus_curve_start(struct bus *bus, char **cause)
+{
+	const struct config	*c = *bus->conf;
+	struct curvekey		 k;
+	char			*err = NULL;
+	int			 rv;
+
+	if (c->bus_curve_key_file == NULL)
+		return (0);
+	if (curvekey_parse(c->bus_curve_key, c->bus_curve_key_file, 0, &k,
+	    &err) != 0) {
+		xasprintf(cause, "bus.curve_secret_key_file: %s", err);
+		free(err);
+		return (-1);
+	}
+	rv = bus_auth_server(bus->pub, k.secret, cause) != 0 ||
+	    bus_auth_server(bus->router, k.secret, cause) != 0 ? -1 : 0;
+	if (rv == 0)
+		log_info("bus: CURVE keys required (server key %s, clients "
+		    "in %s)", k.public, c->bus_clients_file);
+	curvekey_clear(&k);
+	bus->curve = rv == 0;
+	return (rv);
 }
 
 struct bus *
@@ -507,7 +471,9 @@ bus_create(struct ev_loop *loop, struct db *db, struct engine *e,
 	}
 	/* A reply to a client gone is dropped, not an error. */
 	zmq_setsockopt(bus->router, ZMQ_ROUTER_MANDATORY, &zero, sizeof zero);
-	if (bus_key_load(bus, (*conf)->state_dir, cause) != 0) {
+	if (bus_curve_start(bus, cause) != 0 ||
+	    (bus->auth = bus_auth_create(loop, bus->ctx, bus->pub, conf,
+	    cause)) == NULL) {
 		bus_free(bus);
 		return (NULL);
 	}
@@ -538,6 +504,9 @@ bus_free(struct bus *bus)
 		bus_the = NULL;
 	ev_io_del(bus->router_io);
 	ev_timer_del(bus->heartbeat);
+	bus_auth_free(bus->auth);
+	if (bus->pub != NULL)
+		zmq_socket_monitor(bus->pub, NULL, 0);
 	if (bus->pub != NULL)
 		zmq_close(bus->pub);
 	if (bus->router != NULL)
@@ -546,7 +515,6 @@ bus_free(struct bus *bus)
 		zmq_ctx_term(bus->ctx);
 	json_decref(bus->pending);
 	json_decref(bus->github_last);
-	explicit_bzero(bus->key, sizeof bus->key);
 	free(bus->publish_at);
 	free(bus->control_at);
 	free(bus);
@@ -581,4 +549,17 @@ void *
 bus_router(struct bus *bus)
 {
 	return (bus->router);
+}
+
+/* Do the sockets authenticate with CURVE (as started)? */
+int
+bus_curve(struct bus *bus)
+{
+	return (bus->curve);
+}
+
+size_t
+bus_subscribers(struct bus *bus)
+{
+	return (bus_auth_subscribers(bus->auth));
 }

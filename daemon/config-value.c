@@ -68,7 +68,7 @@ config_split_address(const char *s, char **host, char **port,
  * A ZeroMQ endpoint only this machine can reach: tcp:// on 127.0.0.1 or
  * [::1] with a port (or * for any free one), or ipc:// with a path.
  */
-static int
+int
 config_is_loopback_endpoint(const char *s)
 {
 	const char	*port;
@@ -82,6 +82,32 @@ config_is_loopback_endpoint(const char *s)
 		port = s + 12;
 	else
 		return (0);
+	if (strcmp(port, "*") == 0)
+		return (1);
+	n = strspn(port, "0123456789");
+	return (n > 0 && n <= 5 && port[n] == '\0' &&
+	    strtol(port, NULL, 10) <= 65535);
+}
+
+/*
+ * A ZeroMQ endpoint the bus can bind: tcp://HOST:PORT (HOST may be '*',
+ * an address or an interface; PORT a number or '*') or ipc://PATH.
+ * Whether it may be reached from elsewhere is config_check_bus's.
+ */
+int
+config_is_endpoint(const char *s)
+{
+	const char	*port;
+	size_t		 n;
+
+	if (strpbrk(s, " \t\r\n") != NULL)
+		return (0);
+	if (strncmp(s, "ipc://", 6) == 0)
+		return (s[6] != '\0');
+	if (strncmp(s, "tcp://", 6) != 0 || (port = strrchr(s, ':')) == NULL ||
+	    port - s < 7)
+		return (0);
+	port++;
 	if (strcmp(port, "*") == 0)
 		return (1);
 	n = strspn(port, "0123456789");
@@ -146,6 +172,21 @@ config_is_pem(const char *s)
 	    memcmp(s + n - (sizeof tail - 1), tail, sizeof tail - 1) == 0);
 }
 
+/* Does s hold a CURVE key pair? 0 if so; says nothing of what it holds. */
+static int
+config_is_curve_pair(const char *s, const char *path)
+{
+	struct curvekey	 k;
+	char		*cause = NULL;
+	int		 rv;
+
+	rv = curvekey_parse(s, path, 0, &k, &cause) != 0 ||
+	    *k.secret == '\0' || *k.public == '\0' ? -1 : 0;
+	curvekey_clear(&k);
+	free(cause);
+	return (rv);
+}
+
 /*
  * Read the secret file at path into *out (NUL-terminated) and *outlen.
  * It must be a regular file that only its owner can read or write:
@@ -201,6 +242,12 @@ config_read_secret(struct config_parse *p, yaml_node_t *node,
 			return (config_error(p, node, "%s: %s must hold the "
 			    "token alone, one line with no spaces", key, path));
 		}
+	}
+	if ((flags & OPT_CURVE) && config_is_curve_pair(s, path) != 0) {
+		freezero(s, len + 1);
+		return (config_error(p, node, "%s: %s is not a key pair as "
+		    "beekeeper keygen writes it (public-key = KEY and "
+		    "secret-key = KEY lines)", key, path));
 	}
 	*out = s;
 	*outlen = len;
@@ -284,11 +331,11 @@ config_set_value(struct config_parse *p, const struct config_opt *o,
 			len--;
 		break;
 	case OPT_ENDPOINT:
-		if (!config_is_loopback_endpoint(value))
+		/* Whether it may be remote: config_check_bus. */
+		if (!config_is_endpoint(value))
 			return (config_error(p, node, "%s: '%s' is not a "
-			    "loopback endpoint (tcp://127.0.0.1:PORT, "
-			    "tcp://[::1]:PORT or ipc://PATH): the bus has no "
-			    "authentication yet", key, value));
+			    "ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)",
+			    key, value));
 		break;
 	case OPT_PATH:
 	case OPT_SECRET_FILE:

@@ -81,6 +81,16 @@ static const struct config_opt config_opts[] = {
 	{ .key = "bus.control", .type = OPT_ENDPOINT, .off = OFF(bus_control),
 	  .def = PROTO_CONTROL_DEFAULT,
 	  .help = "where requests and commands are answered (ROUTER)" },
+	{ .key = "bus.curve_secret_key_file", .type = OPT_SECRET_FILE,
+	  .off = OFF(bus_curve_key_file), .data = OFF(bus_curve_key),
+	  .datalen = OFF(bus_curve_key_len), .flags = OPT_CURVE,
+	  .help = "the daemon's CURVE key pair (beekeeper keygen)" },
+	{ .key = "bus.clients_file", .type = OPT_PATH,
+	  .off = OFF(bus_clients_file),
+	  .help = "CURVE public keys that may connect, with names and roles" },
+	{ .key = "bus.unauthenticated_remote", .type = OPT_BOOL,
+	  .off = OFF(bus_unauthenticated_remote), .def = "false",
+	  .help = "without CURVE, bind beyond loopback all the same" },
 	{ .key = "profiles", .type = OPT_PROFILES,
 	  .help = "pools of machines, one per profile; see below" },
 	{ .key = "projects", .type = OPT_SECTION,
@@ -310,6 +320,55 @@ config_check_github(struct config_parse *p)
 }
 
 /*
+ * The bus is reachable only from this machine unless it authenticates
+ * with CURVE, or the operator says in so many words that it need not.
+ * With CURVE the clients file is read here, so that -n and a reload
+ * check it like the rest.
+ */
+static int
+config_check_bus(struct config_parse *p)
+{
+	struct config	*c = p->conf;
+	const char	*key, *value;
+	char		*cause = NULL;
+	int		 i;
+
+	if (c->bus_curve_key_file != NULL && c->bus_clients_file == NULL)
+		return (config_error_at(p, config_line(p,
+		    "bus.curve_secret_key_file"), "bus.curve_secret_key_file: "
+		    "CURVE also needs bus.clients_file, the public keys that "
+		    "may connect"));
+	if (c->bus_curve_key_file == NULL && c->bus_clients_file != NULL)
+		return (config_error_at(p, config_line(p, "bus.clients_file"),
+		    "bus.clients_file: keys are checked only with CURVE: set "
+		    "bus.curve_secret_key_file too"));
+	for (i = 0; i < 2 && c->bus_curve_key_file == NULL &&
+	    !c->bus_unauthenticated_remote; i++) {
+		key = i == 0 ? "bus.publish" : "bus.control";
+		value = i == 0 ? c->bus_publish : c->bus_control;
+		if (config_is_loopback_endpoint(value))
+			continue;
+		return (config_error_at(p, config_line(p, key), "%s: '%s' is "
+		    "not a loopback endpoint (tcp://127.0.0.1:PORT, "
+		    "tcp://[::1]:PORT or ipc://PATH), and the bus has no "
+		    "authentication: set bus.curve_secret_key_file and "
+		    "bus.clients_file to require CURVE keys, or set "
+		    "bus.unauthenticated_remote: true to let anyone who "
+		    "reaches it watch", key, value));
+	}
+	if (c->bus_clients_file != NULL && (c->bus_keys =
+	    bus_keys_load(c->bus_clients_file, &cause)) == NULL) {
+		/* Its own FILE:LINE, not this file's. */
+		if (p->cause == NULL)
+			p->cause = cause;
+		else
+			free(cause);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * Load and check a configuration file. Returns NULL with *cause set to
  * "FILE:LINE: reason" (the caller frees it) if anything is wrong.
  */
@@ -364,6 +423,8 @@ config_load(const char *file, char **cause)
 	if (rv == 0)
 		rv = config_check_github(&p);
 	if (rv == 0)
+		rv = config_check_bus(&p);
+	if (rv == 0)
 		config_order_vars(p.conf);
 
 out:
@@ -408,6 +469,7 @@ config_free(struct config *conf)
 	config_free_profiles(conf);
 	config_free_projects(conf);
 	config_free_vars(conf);
+	bus_keys_free(conf->bus_keys);
 	free(conf->listen_host);
 	free(conf->listen_port);
 	free(conf->path);

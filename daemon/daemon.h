@@ -53,6 +53,8 @@ struct config_branches {
 	char		**patterns;
 	size_t		 npatterns;
 };
+struct bus_keys;
+
 struct config {
 	char		*path;
 	char		*listen;
@@ -86,6 +88,12 @@ struct config {
 	/* bus: */
 	char		*bus_publish;
 	char		*bus_control;
+	char		*bus_curve_key_file;	/* NULL: no CURVE */
+	char		*bus_curve_key;		/* its text, a secret */
+	size_t		 bus_curve_key_len;
+	char		*bus_clients_file;
+	struct bus_keys	*bus_keys;		/* read from it */
+	int		 bus_unauthenticated_remote;
 
 	/* variables: then secrets:, in file order. */
 	struct config_var *vars;
@@ -139,6 +147,7 @@ enum config_opt_type {
 #define OPT_REQUIRED	0x10	/* entry key: every entry has it */
 #define OPT_VARONLY	0x20	/* entry key: in variables: only */
 #define OPT_SECRETONLY	0x40	/* entry key: in secrets: only */
+#define OPT_CURVE	0x80	/* secret: a keygen key pair file */
 struct config_opt {
 	const char	*key;		/* dotted path */
 	enum config_opt_type type;
@@ -191,6 +200,8 @@ void		 config_free_projects(struct config *);
 int		 config_set(struct config_parse *, const struct config_opt *,
 		    yaml_node_t *, const char *);
 int		 config_is_repo(const char *);
+int		 config_is_loopback_endpoint(const char *);
+int		 config_is_endpoint(const char *);
 char		*config_quote(const char *);
 char		*config_value(const void *, const struct config_opt *);
 size_t		 config_secret_len(const void *, const struct config_opt *);
@@ -772,6 +783,31 @@ struct engine	*bus_engine(struct bus *);
 const struct config *bus_config(struct bus *);
 struct ev_loop	*bus_loop(struct bus *);
 void		*bus_router(struct bus *);
+int		 bus_curve(struct bus *);
+size_t		 bus_subscribers(struct bus *);
+
+/* bus-auth.c */
+struct bus_key {
+	char		 public[CURVEKEY_Z85 + 1];
+	char		*name;
+	int		 admin;
+	size_t		 line;		/* in the clients file */
+};
+struct bus_keys {
+	struct bus_key	*keys;
+	size_t		 n;
+};
+struct bus_auth;
+struct bus_keys	*bus_keys_load(const char *, char **);
+void		 bus_keys_free(struct bus_keys *);
+const struct bus_key *bus_keys_find(const struct bus_keys *, const char *,
+		    const char *);
+int		 bus_auth_server(void *, const char *, char **);
+struct bus_auth	*bus_auth_create(struct ev_loop *, void *, void *,
+		    const struct config **, char **);
+void		 bus_auth_free(struct bus_auth *);
+size_t		 bus_auth_subscribers(struct bus_auth *);
+int		 bus_auth_is_admin(struct bus_auth *, const char *);
 
 /* bus-cmd.c */
 void		 bus_cmd_readable(struct ev_loop *, int, void *);

@@ -214,6 +214,14 @@ on_reload_signal(struct ev_loop *loop, int signo, void *arg)
 	reload_changed("listen", bk->conf->listen, conf->listen);
 	reload_changed("state_dir", bk->conf->state_dir, conf->state_dir);
 	reload_changed("pid_file", bk->conf->pid_file, conf->pid_file);
+	reload_changed("bus.publish", bk->conf->bus_publish, conf->bus_publish);
+	reload_changed("bus.control", bk->conf->bus_control, conf->bus_control);
+	/* The clients file is read again; the daemon's own key is not. */
+	reload_changed("bus.curve_secret_key_file",
+	    bk->conf->bus_curve_key_file != NULL ?
+	    bk->conf->bus_curve_key_file : "(none)",
+	    conf->bus_curve_key_file != NULL ? conf->bus_curve_key_file :
+	    "(none)");
 	public_url_fix(bk, conf);
 	old = bk->conf;
 	bk->conf = conf;

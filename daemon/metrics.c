@@ -74,6 +74,8 @@ static int	metrics_bus_seq(struct metrics_scrape *,
 		    const struct metrics_family *);
 static int	metrics_bus_start(struct metrics_scrape *,
 		    const struct metrics_family *);
+static int	metrics_bus_subscribers(struct metrics_scrape *,
+		    const struct metrics_family *);
 
 static const struct metrics_family metrics_families[] = {
 	{ .name = "beekeeper_up", .type = "gauge",
@@ -117,6 +119,10 @@ static const struct metrics_family metrics_families[] = {
 	  .help = "When this run of the daemon began, in seconds since the "
 	  "epoch.",
 	  .emit = metrics_bus_start },
+	{ .name = "beekeeper_bus_subscribers", .type = "gauge",
+	  .help = "Connections to the bus's publish socket whose handshake "
+	  "succeeded (with CURVE, whose key was accepted).",
+	  .emit = metrics_bus_subscribers },
 };
 
 /* A label value, escaped as the format asks. */
@@ -317,6 +323,16 @@ metrics_bus_seq(struct metrics_scrape *s, const struct metrics_family *f)
 	if (s->m->bus != NULL)
 		metrics_sample(s, NULL, NULL, NULL, NULL,
 		    (int64_t)bus_seq(s->m->bus));
+	return (0);
+}
+
+static int
+metrics_bus_subscribers(struct metrics_scrape *s,
+    const struct metrics_family *f)
+{
+	if (s->m->bus != NULL)
+		metrics_sample(s, NULL, NULL, NULL, NULL,
+		    (int64_t)bus_subscribers(s->m->bus));
 	return (0);
 }
 

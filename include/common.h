@@ -203,6 +203,22 @@ const char	*sandbox_container_runtime(void);
 char		**sandbox_argv(const struct sandbox_spec *, char **);
 void		 sandbox_argv_free(char **);
 
+/* curvekey.c */
+#define CURVEKEY_Z85	40	/* a key in Z85: 32 bytes as 40 characters */
+struct curvekey {
+	char	 public[CURVEKEY_Z85 + 1];
+	char	 secret[CURVEKEY_Z85 + 1];
+	char	 server[CURVEKEY_Z85 + 1];
+};
+int		 curvekey_valid(const char *, size_t);
+int		 curvekey_parse(const char *, const char *, int,
+		    struct curvekey *, char **);
+int		 curvekey_read(const char *, int, struct curvekey *, char **);
+int		 curvekey_is_pair(const char *);
+void		 curvekey_clear(struct curvekey *);
+int		 curvekey_generate(const char *, int, struct curvekey *,
+		    char **);
+
 /* util.c */
 int		 util_parse_size(const char *, uint64_t, uint64_t *,
 		    const char **);

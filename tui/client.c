@@ -1,10 +1,16 @@
 /*
  * The control connection of the beekeeper tool: which endpoint it uses
- * (-c, then BEEKEEPER_CONTROL, then the default), the control key that
- * makes an admin of it (-k, then BEEKEEPER_KEY_FILE, then the file in the
- * daemon's default state_dir), one REQ socket, and client_request, one
- * request and its reply, which turns every way a request can go wrong
- * into a sentence on stderr and an exit status.
+ * (-c, then BEEKEEPER_CONTROL, then the default), the key (-k, then
+ * BEEKEEPER_KEY_FILE, then ~/.config/beekeeper/key if it exists, then
+ * the control key in the daemon's default state_dir), one REQ socket,
+ * and client_request, one request and its reply, which turns every way a
+ * request can go wrong into a sentence on stderr and an exit status.
+ *
+ * The key file is either the daemon's control key (64 hexadecimal
+ * digits, sent as "key" by an admin) or a CURVE key pair written by
+ * `beekeeper keygen` (it has a "secret-key =" line): then every socket
+ * of the tool, REQ and SUB, is a CURVE client of the server key named by
+ * -s, then BEEKEEPER_SERVER_KEY, then the pair file's "server-key =".
  *
  * Invariants:
  * - A missing or wedged daemon never hangs the tool: a reply is awaited
@@ -18,16 +24,19 @@
  *   (commands, and the hello of status, to show the role it gives), never
  *   enters a JSON object, and the tool wipes every buffer of its own that
  *   held it: the file's text, the request once ZeroMQ has sent it, and
- *   the key itself at exit (client_close).
+ *   the key itself at exit (client_close). A CURVE secret key is kept
+ *   in a struct curvekey only, wiped likewise.
  */
 
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -40,6 +49,8 @@
 /* The daemon's default state_dir, and the key's name in it. */
 #define CLIENT_KEY_FILE		"/var/lib/beekeeper/control.key"
 #define CLIENT_KEY_LEN		64	/* hexadecimal digits */
+/* The key file looked for in $HOME when none is named. */
+#define CLIENT_HOME_KEY		".config/beekeeper/key"
 
 static void		*client_ctx;
 static void		*client_req;
@@ -47,50 +58,162 @@ static void		*client_req;
 static char		 client_key[CLIENT_KEY_LEN + 1];
 static int		 client_key_tried;
 static char		*client_key_why;	/* why there is none */
+static char		*client_key_error;	/* named, but bad */
+static int		 client_key_pair;	/* it is a CURVE pair */
+static struct curvekey	 client_curve;		/* and .server */
 
 /*
- * Read the control key, once. A file named with -k or BEEKEEPER_KEY_FILE
- * must hold one: 0, or -1 said why. Without either, a missing or
+ * The server's public key for a CURVE pair: -s FILE, then
+ * BEEKEEPER_SERVER_KEY (a key, or a file holding one), then the pair
+ * file's server-key line. 0, or -1 with *cause.
+ */
+static int
+client_server_key(const char *pair, char **cause)
+{
+	struct curvekey	 k;
+	const char	*file = server_key_file, *env;
+
+	env = getenv("BEEKEEPER_SERVER_KEY");
+	if (file == NULL && env != NULL && *env != '\0') {
+		if (curvekey_valid(env, strlen(env))) {
+			util_strlcpy(client_curve.server, env,
+			    sizeof client_curve.server);
+			return (0);
+		}
+		file = env;
+	}
+	if (file != NULL) {
+		if (curvekey_read(file, 1, &k, cause) != 0)
+			return (-1);
+		if (*k.public == '\0') {
+			xasprintf(cause, "%s holds no public key (a "
+			    "public-key = KEY line, as in the daemon's "
+			    "keygen .pub file)", file);
+			curvekey_clear(&k);
+			return (-1);
+		}
+		memcpy(client_curve.server, k.public, sizeof k.public);
+		curvekey_clear(&k);
+		return (0);
+	}
+	if (*client_curve.server != '\0')
+		return (0);
+	xasprintf(cause, "%s is a CURVE key pair, but the server's public key "
+	    "is not known: name its file with -s or BEEKEEPER_SERVER_KEY, or "
+	    "add a server-key = KEY line to %s", pair, pair);
+	return (-1);
+}
+
+/* A CURVE key pair file's text: keep its keys, with the server's. */
+static int
+client_pair_load(const char *path, const char *text, char **cause)
+{
+	client_key_pair = 1;
+	if (curvekey_parse(text, path, 0, &client_curve, cause) != 0)
+		return (-1);
+	if (*client_curve.public == '\0' || *client_curve.secret == '\0') {
+		xasprintf(cause, "%s: a key pair needs both public-key and "
+		    "secret-key lines", path);
+		return (-1);
+	}
+	return (client_server_key(path, cause));
+}
+
+/*
+ * Read the key, once. A file named with -k or BEEKEEPER_KEY_FILE, or
+ * found at ~/.config/beekeeper/key, must hold one: its problem is kept
+ * in client_key_error for client_key_check. Without any, a missing or
  * unreadable default file means no key (a viewer), and is remembered to
  * explain a refusal.
  */
-static int
+static void
 client_key_load(void)
 {
-	const char	*path = control_key_file;
+	const char	*path = control_key_file, *home;
+	char		 homekey[PATH_MAX];
 	char		*text, *cause = NULL;
 	size_t		 len;
 	int		 named = 1;
 
 	if (client_key_tried)
-		return (0);
+		return;
 	client_key_tried = 1;
 	if (path == NULL && ((path = getenv("BEEKEEPER_KEY_FILE")) == NULL ||
 	    *path == '\0')) {
 		path = CLIENT_KEY_FILE;
 		named = 0;
+		if ((home = getenv("HOME")) != NULL && *home != '\0' &&
+		    (size_t)snprintf(homekey, sizeof homekey, "%s/%s", home,
+		    CLIENT_HOME_KEY) < sizeof homekey &&
+		    access(homekey, F_OK) == 0) {
+			path = homekey;
+			named = 1;
+		}
 	}
-	if ((text = util_read_file(path, 256, &len, &cause)) != NULL) {
-		while (len > 0 && (text[len - 1] == '\n' ||
-		    text[len - 1] == '\r'))
-			text[--len] = '\0';
-		if (len == CLIENT_KEY_LEN &&
-		    strspn(text, "0123456789abcdef") == len)
-			memcpy(client_key, text, len + 1);
-		else
-			xasprintf(&cause, "%s does not hold a control key (%d "
-			    "hexadecimal digits)", path, CLIENT_KEY_LEN);
+	if ((text = util_read_file(path, 4096, &len, &cause)) != NULL) {
+		if (curvekey_is_pair(text))
+			client_pair_load(path, text, &cause);
+		else {
+			while (len > 0 && (text[len - 1] == '\n' ||
+			    text[len - 1] == '\r'))
+				text[--len] = '\0';
+			if (len == CLIENT_KEY_LEN &&
+			    strspn(text, "0123456789abcdef") == len)
+				memcpy(client_key, text, len + 1);
+			else
+				xasprintf(&cause, "%s does not hold a control "
+				    "key (%d hexadecimal digits) or a key pair "
+				    "(beekeeper keygen)", path,
+				    CLIENT_KEY_LEN);
+		}
 		freezero(text, len + 1);
 	}
 	if (cause == NULL)
+		return;
+	curvekey_clear(&client_curve);
+	if (named || client_key_pair)
+		client_key_error = cause;
+	else
+		client_key_why = cause;
+}
+
+/*
+ * May a request go? A broken key pair stops every request (none could
+ * get through the handshake); a control key that cannot be read stops
+ * the requests that would have sent it. 0, or -1 said why.
+ */
+static int
+client_key_check(int admin)
+{
+	client_key_load();
+	if (client_key_error == NULL || (!admin && !client_key_pair))
 		return (0);
-	if (named) {
-		fprintf(stderr, "beekeeper: cannot read the control key: "
-		    "%s\n", cause);
-		free(cause);
+	fprintf(stderr, "beekeeper: cannot read the %s: %s\n",
+	    client_key_pair ? "key pair" : "control key", client_key_error);
+	return (-1);
+}
+
+/*
+ * Make sock a CURVE client when the key is a pair; nothing otherwise.
+ * 0, or -1 said why. For the REQ socket and for watch's SUB.
+ */
+int
+client_secure(void *sock)
+{
+	if (client_key_check(0) != 0)
+		return (-1);
+	if (*client_curve.secret == '\0')
+		return (0);
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, client_curve.server,
+	    CURVEKEY_Z85) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, client_curve.public,
+	    CURVEKEY_Z85) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, client_curve.secret,
+	    CURVEKEY_Z85) != 0) {
+		fprintf(stderr, "beekeeper: cannot use CURVE: %s (is libzmq "
+		    "built with it?)\n", zmq_strerror(errno));
 		return (-1);
 	}
-	client_key_why = cause;
 	return (0);
 }
 
@@ -157,6 +280,8 @@ client_connect(void)
 		return (0);
 	if ((client_req = zmq_socket(client_context(), ZMQ_REQ)) == NULL)
 		fatal("zmq_socket");
+	if (client_secure(client_req) != 0)
+		return (-1);
 	if (zmq_setsockopt(client_req, ZMQ_LINGER, &linger,
 	    sizeof linger) != 0 ||
 	    zmq_setsockopt(client_req, ZMQ_RCVTIMEO, &timeout,
@@ -174,11 +299,14 @@ client_connect(void)
 	return (0);
 }
 
+/* A refused CURVE handshake is silence too: say so. */
 static int
 client_no_answer(void)
 {
 	fprintf(stderr, "beekeeper: cannot reach beekeeperd at %s: no answer "
-	    "in %d s\n", client_endpoint(), CLIENT_TIMEOUT_MS / 1000);
+	    "in %d s%s\n", client_endpoint(), CLIENT_TIMEOUT_MS / 1000,
+	    client_key_pair ? " (with CURVE, a key the daemon does not know "
+	    "or a wrong server key also looks like this)" : "");
 	return (EXIT_UNREACHABLE);
 }
 
@@ -201,7 +329,7 @@ client_request(json_t *req, int admin, json_t **replyp)
 	int		 n;
 
 	*replyp = NULL;
-	if (admin && client_key_load() != 0)
+	if (client_key_check(admin) != 0)
 		return (EXIT_REFUSED);
 	if (client_connect() != 0)
 		return (EXIT_UNREACHABLE);
@@ -285,8 +413,11 @@ void
 client_close(void)
 {
 	explicit_bzero(client_key, sizeof client_key);
+	curvekey_clear(&client_curve);
 	free(client_key_why);
 	client_key_why = NULL;
+	free(client_key_error);
+	client_key_error = NULL;
 	if (client_req != NULL) {
 		zmq_close(client_req);
 		client_req = NULL;
@@ -305,7 +436,7 @@ client_close(void)
 int
 client_key_ready(void)
 {
-	return (client_key_load());
+	return (client_key_check(0));
 }
 
 /* Whether a key was read: the console acts as an admin only with one. */

@@ -95,6 +95,9 @@ const struct cmd_entry cmd_table[] = {
 	{ .name = "unset-secret", .usage = "[-p owner/name] [--json] name",
 	  .help = "remove a secret set with set-secret",
 	  .exec = cmd_unset_secret },
+	{ .name = "keygen", .usage = "[-f] file",
+	  .help = "make a CURVE key pair for the bus: file and file.pub",
+	  .exec = cmd_keygen },
 	{ .name = "plan",
 	  .usage = "[--event push|pull_request|tag] [--json] [file]",
 	  .help = "show the phases and tasks a beekeeper.yml would run",
@@ -282,5 +285,42 @@ cmd_plan(int argc, char **argv)
 	} else
 		plan_text(file, event, pl);
 	pipeline_free(pl);
+	return (0);
+}
+
+/*
+ * beekeeper keygen: a CURVE key pair from libzmq, written for -k (and
+ * for the daemon's bus.curve_secret_key_file), with the public key on
+ * stdout as a clients file line wants it.
+ */
+int
+cmd_keygen(int argc, char **argv)
+{
+	struct curvekey	 k;
+	char		*cause = NULL;
+	int		 ch, force = 0;
+
+	while ((ch = getopt(argc, argv, "f")) != -1) {
+		switch (ch) {
+		case 'f':
+			force = 1;
+			break;
+		default:
+			return (cmd_usage("keygen"));
+		}
+	}
+	if (argc - optind != 1)
+		return (cmd_usage("keygen"));
+	if (curvekey_generate(argv[optind], force, &k, &cause) != 0) {
+		fprintf(stderr, "beekeeper keygen: %s\n", cause);
+		free(cause);
+		return (1);
+	}
+	printf("%s NAME ROLE\n", k.public);
+	fprintf(stderr, "beekeeper keygen: wrote %s (the pair, keep it "
+	    "secret) and %s.pub; for the daemon's bus.clients_file, the line "
+	    "above with a name and admin or viewer\n", argv[optind],
+	    argv[optind]);
+	curvekey_clear(&k);
 	return (0);
 }

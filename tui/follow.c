@@ -255,6 +255,11 @@ follow_subscribe(const char *endpoint, int argc, char **argv)
 	if (zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
 	    zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0)
 		fatal("zmq_setsockopt");
+	/* With a key pair, the publisher admits only known keys. */
+	if (client_secure(sub) != 0) {
+		zmq_close(sub);
+		return (NULL);
+	}
 	if (zmq_connect(sub, endpoint) != 0) {
 		fprintf(stderr, "beekeeper: cannot subscribe to %s: %s\n",
 		    endpoint, zmq_strerror(errno));

@@ -20,6 +20,7 @@
 int		 json_output;
 const char	*control_endpoint;	/* -c; NULL: the environment's */
 const char	*control_key_file;	/* -k; NULL: the environment's */
+const char	*server_key_file;	/* -s; NULL: the environment's */
 
 static __dead void
 usage(void)
@@ -27,7 +28,7 @@ usage(void)
 	const struct cmd_entry	*ce;
 
 	fprintf(stderr, "usage: beekeeper [-j] [-c endpoint] [-k keyfile] "
-	    "[command [argument ...]]\n");
+	    "[-s serverkey] [command [argument ...]]\n");
 	fprintf(stderr, "commands:\n");
 	for (ce = cmd_table; ce->name != NULL; ce++)
 		fprintf(stderr, "  %s %s\n      %s\n", ce->name, ce->usage,
@@ -42,6 +43,7 @@ main(int argc, char **argv)
 		{ "control", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "key-file", required_argument, NULL, 'k' },
+		{ "server-key", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -50,7 +52,7 @@ main(int argc, char **argv)
 
 	log_init("beekeeper", 1, LOG_LEVEL_WARN);
 	/* "+": stop at the command, whose options are its own. */
-	while ((ch = getopt_long(argc, argv, "+c:hjk:", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+c:hjk:s:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -61,6 +63,9 @@ main(int argc, char **argv)
 			break;
 		case 'k':
 			control_key_file = optarg;
+			break;
+		case 's':
+			server_key_file = optarg;
 			break;
 		default:
 			usage();
@@ -82,7 +87,7 @@ main(int argc, char **argv)
 	}
 	optind = 0;
 	rc = ce->exec(argc, argv);
-	/* Wipe the control key, if a command read it. */
+	/* Wipe the key, if a command read it. */
 	client_close();
 	return (rc);
 }

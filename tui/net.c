@@ -94,7 +94,10 @@ net_close(struct net *n)
 	n->dealer = n->sub = NULL;
 }
 
-/* A socket that lingers 0 ms: closing it never waits for the daemon. */
+/*
+ * A socket that lingers 0 ms, so closing it never waits for the daemon,
+ * and that authenticates as client.c's sockets do.
+ */
 static void *
 net_socket(int type)
 {
@@ -106,6 +109,9 @@ net_socket(int type)
 	if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
 	    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0)
 		fatal("zmq_setsockopt");
+	/* With a key pair, a CURVE client (client_key_ready checked it). */
+	if (client_secure(s) != 0)
+		fatalx("cannot make a CURVE socket");
 	return (s);
 }
 

@@ -28,6 +28,7 @@ struct cmd_entry {
 extern int		 json_output;
 extern const char	*control_endpoint;
 extern const char	*control_key_file;
+extern const char	*server_key_file;
 
 /* cmds.c */
 extern const struct cmd_entry	cmd_table[];
@@ -35,6 +36,7 @@ const struct cmd_entry *cmd_find(const char *);
 int		 cmd_usage(const char *);
 int		 cmd_options(int, char **);
 int		 cmd_plan(int, char **);
+int		 cmd_keygen(int, char **);
 
 /* run.c */
 int		 cmd_run(int, char **);
@@ -43,6 +45,7 @@ int		 cmd_run(int, char **);
 #define CLIENT_TIMEOUT_MS	5000
 const char	*client_endpoint(void);
 void		*client_context(void);
+int		 client_secure(void *);
 int		 client_request(json_t *, int, json_t **);
 json_t		*client_number(const char *);
 void		 client_print_json(const json_t *, int);

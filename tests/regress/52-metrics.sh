@@ -5,7 +5,8 @@
 # counts are the store's (deliveries by event and outcome, builds and
 # tasks by state, every state included), the pools' and the instances'
 # are the daemon's, label values are escaped, and the deliveries counter
-# is the same after a restart. HEAD answers as GET does; other methods
+# is the same after a restart. The bus's subscribers are counted as they
+# come and go. HEAD answers as GET does; other methods
 # are refused with 405.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -13,7 +14,10 @@
 
 bk_require_daemon
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
-plan 34
+PY=/usr/bin/python3
+"$PY" -c 'import zmq' 2>/dev/null ||
+    skip_all "$PY has no zmq module (Debian's python3-zmq)"
+plan 38
 
 CT='text/plain; version=0.0.4; charset=utf-8'
 NAME='[a-zA-Z_:][a-zA-Z0-9_:]*'
@@ -204,6 +208,16 @@ start=$(samples beekeeper_bus_start_time_seconds | cut -d' ' -f2)
 ok "the bus started during the test, in seconds with milliseconds" \
     awk -v s="$start" -v a="$t0" -v b="$t1" \
     'BEGIN { exit !(s ~ /^[0-9]+\.[0-9][0-9][0-9]$/ && s >= a && s <= b + 1) }'
+
+# Two subscribers, then one: the tool waits (with a deadline) for each.
+is "$(samples beekeeper_bus_subscribers)" "beekeeper_bus_subscribers 0" \
+    "no subscriber yet"
+like "$(cat "$BK_DIR/metrics")" '^# TYPE beekeeper_bus_subscribers gauge$' \
+    "subscribers: a gauge"
+"$PY" "$BK_TOOLS/curve-client.py" subscribers --publish "$BK_PUBLISH" \
+    --metrics "$BK_URL/metrics" --timeout 10 >"$BK_DIR/subscribers"
+is "$(sed -n 1p "$BK_DIR/subscribers")" 2 "two SUB sockets: 2 subscribers"
+is "$(sed -n 2p "$BK_DIR/subscribers")" 1 "one of them closed: 1"
 
 is "$(curl -s -I --max-time 10 -o /dev/null \
     -w '%{http_code} %{content_type} %{size_download}' "$BK_URL/metrics")" \

@@ -289,6 +289,7 @@ wait_shows badterm "^EXITED 1$" "and the console exits 1"
 "$BEEKEEPER" </dev/null >"$BK_DIR/out" 2>&1
 rc=$?
 is "$rc $(head -n 1 "$BK_DIR/out")" "1 usage: beekeeper [-j] [-c endpoint] \
-[-k keyfile] [command [argument ...]]" "no terminal, no command: usage"
+[-k keyfile] [-s serverkey] [command [argument ...]]" \
+    "no terminal, no command: usage"
 is "$(cat "$BK_DIR"/console-*.err)" "" "the consoles wrote nothing on stderr"
 bk_finish

@@ -19,6 +19,7 @@
 int		 json_output;
 const char	*control_endpoint;
 const char	*control_key_file;
+const char	*server_key_file;
 
 static json_t *
 msg(json_int_t seq, const char *op, const char *data)
