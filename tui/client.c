@@ -439,6 +439,13 @@ client_key_ready(void)
 	return (client_key_check(0));
 }
 
+/* Whether the key read is a CURVE key pair (the daemon then knows us by it). */
+int
+client_has_pair(void)
+{
+	return (*client_curve.secret != '\0');
+}
+
 /* Whether a key was read: the console acts as an admin only with one. */
 int
 client_has_key(void)

@@ -77,7 +77,11 @@ console_admin(struct console *c, const char *name)
 {
 	if (strcmp(net_role(c->net), "admin") == 0)
 		return (1);
-	if (name != NULL)
+	if (name != NULL && client_has_pair())
+		console_message(c, 1, "read-only: %s needs an admin's key, and "
+		    "the daemon's clients file makes this one a viewer's; this "
+		    "console may only look", name);
+	else if (name != NULL)
 		console_message(c, 1, "read-only: %s needs the control key "
 		    "(-k or BEEKEEPER_KEY_FILE); this console may only look",
 		    name);

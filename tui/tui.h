@@ -103,6 +103,7 @@ int		 cmd_watch(int, char **);
 /* client.c, for the console */
 int		 client_key_ready(void);
 int		 client_has_key(void);
+int		 client_has_pair(void);
 int		 client_send(void *, json_t *, int);
 
 /* model.c */

@@ -20,7 +20,9 @@ bk_require_daemon
     skip_all "$PY has no zmq module (Debian's python3-zmq)"
 "$PY" "$BK_TOOLS/curve-client.py" has-curve ||
     skip_all "pyzmq's libzmq has no CURVE"
-plan 63
+command -v tmux >/dev/null 2>&1 ||
+    skip_all "tmux is not installed (scripts/deps --test installs it)"
+plan 68
 
 # cc ARG...: the CURVE client. as NAME ARG...: a request with NAME's pair.
 cc() {
@@ -279,5 +281,41 @@ bk -k "$K/mallory" -s "$K/server.pub" status
 is "$RC" 2 "an unknown key: exit 2"
 like "$ERR" 'no answer in 5 s \(with CURVE, a key the daemon does not know or a wrong server key also looks like this\)' \
     "saying what that can mean"
+
+# ----------------------------------------------------------- the console
+
+# The console's sockets authenticate as the tool's do: an admin's console
+# may act, a viewer's says it may not, and an unknown key's never connects.
+TM="bk-curve-$$"
+_curve_cleanup() {
+	_rc0=$?
+	tmux -L "$TM" kill-server 2>/dev/null
+	(exit "$_rc0")
+	_bk_cleanup
+}
+trap _curve_cleanup EXIT
+# console NAME PAIR: a console in a 120x40 tmux window NAME.
+console() {
+	tmux -L "$TM" new-session -d -s "$1" -x 120 -y 40 \
+	    "env TERM=xterm-256color LANG=C.UTF-8 $BEEKEEPER -c $BK_CONTROL \
+-k $2 -s $K/server.pub 2>$BK_DIR/console-$1.err; echo EXITED \$?; sleep 600"
+}
+shows() {
+	tmux -L "$TM" capture-pane -p -t "$1" | grep -Eq -e "$2"
+}
+console carol "$K/carol"
+ok "an admin's console connects with CURVE, as an admin" bk_wait_for 10 \
+    shows carol "^ beekeeper  .*  connected  protocol 1  admin"
+console bob "$K/bob"
+ok "a viewer's console connects, as a viewer" bk_wait_for 10 \
+    shows bob "^ beekeeper  .*  connected  protocol 1  viewer"
+tmux -L "$TM" send-keys -t bob 2 c
+ok "and says why it may not act" bk_wait_for 10 \
+    shows bob "^read-only: Cap needs an admin's key"
+console mallory "$K/mallory"
+ok "an unknown key's console never connects" bk_wait_for 10 \
+    shows mallory "^ beekeeper  .*  disconnected, retrying"
+tmux -L "$TM" send-keys -t carol q
+ok "q quits the admin's console" bk_wait_for 10 shows carol "^EXITED 0$"
 
 bk_finish
