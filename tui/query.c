@@ -29,21 +29,7 @@ struct query_column {
 static char *
 query_ref(const json_t *b)
 {
-	const char	*ref = json_text(b, "ref");
-	char		*s;
-
-	if (json_is_integer(json_object_get(b, "pr"))) {
-		xasprintf(&s, "#%" JSON_INTEGER_FORMAT,
-		    json_number(b, "pr", 0));
-		return (s);
-	}
-	if (ref == NULL)
-		return (xstrdup("-"));
-	if (strncmp(ref, "refs/heads/", 11) == 0)
-		ref += 11;
-	else if (strncmp(ref, "refs/tags/", 10) == 0)
-		ref += 10;
-	return (xstrdup(ref));
+	return (fmt_ref(b, "#"));
 }
 
 static char *

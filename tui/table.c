@@ -227,3 +227,28 @@ fmt_duration(const json_t *obj, const char *from, const char *to)
 		    (int)(ms / 60000 % 60));
 	return (s);
 }
+
+/*
+ * A build's ref as people say it: prefix and the number of a pull
+ * request ("#12"), else the branch or tag without refs/heads/ or
+ * refs/tags/; "-" when there is none.
+ */
+char *
+fmt_ref(const json_t *b, const char *prefix)
+{
+	const char	*ref = json_text(b, "ref");
+	char		*s;
+
+	if (json_is_integer(json_object_get(b, "pr"))) {
+		xasprintf(&s, "%s%" JSON_INTEGER_FORMAT, prefix,
+		    json_number(b, "pr", 0));
+		return (s);
+	}
+	if (ref == NULL)
+		return (xstrdup("-"));
+	if (strncmp(ref, "refs/heads/", 11) == 0)
+		ref += 11;
+	else if (strncmp(ref, "refs/tags/", 10) == 0)
+		ref += 10;
+	return (xstrdup(ref));
+}

@@ -65,6 +65,7 @@ json_int_t	 json_number(const json_t *, const char *, json_int_t);
 char		*fmt_value(const json_t *);
 char		*fmt_time(const json_t *);
 char		*fmt_duration(const json_t *, const char *, const char *);
+char		*fmt_ref(const json_t *, const char *);
 
 /* query.c */
 int		 cmd_status(int, char **);

@@ -68,27 +68,6 @@ view_builds_sorts(void)
 	return ((int)nitems(builds_sorts));
 }
 
-/* "PR #12" or the branch or tag, short. */
-static char *
-builds_ref(const json_t *b)
-{
-	const char	*ref = json_text(b, "ref");
-	char		*s;
-
-	if (json_is_integer(json_object_get(b, "pr"))) {
-		xasprintf(&s, "PR #%" JSON_INTEGER_FORMAT,
-		    json_number(b, "pr", 0));
-		return (s);
-	}
-	if (ref == NULL)
-		return (xstrdup("-"));
-	if (strncmp(ref, "refs/heads/", 11) == 0)
-		ref += 11;
-	else if (strncmp(ref, "refs/tags/", 10) == 0)
-		ref += 10;
-	return (xstrdup(ref));
-}
-
 /*
  * The names of the phases of every build, "BUILD:PHASE" -> name, from the
  * tasks: one pass over them, not one per build.
@@ -141,7 +120,7 @@ view_builds_rows(struct console *c, struct rows *r, int width)
 		if ((phase = json_text(phases, pk)) == NULL)
 			phase = "-";
 		reason = json_text(b, "reason");
-		ref = builds_ref(b);
+		ref = fmt_ref(b, "PR #");
 		age = fmt_age(json_number(b, "created_at", 0), now);
 		dur = fmt_duration(b, "started_at", "finished_at");
 		rows_add(r, key, role_of_state(json_text(b, "state")),
