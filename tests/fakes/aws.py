@@ -62,7 +62,9 @@
 # (403); ECS and Logs answer {"__type", "message"} with
 # IncompleteSignatureException (400), MissingAuthenticationTokenException
 # (400), UnrecognizedClientException (403), InvalidSignatureException
-# (403; 400 for an expired signature).
+# (403; 400 for an expired signature), their __type prefixed
+# "com.amazon.coral.service#" as AWS's front end does (a client must keep
+# what follows the "#"); errors of the services themselves are bare names.
 #
 # EC2 (Query API, 2016-11-15):
 #   RunInstances        ImageId, InstanceType, MinCount, MaxCount (MaxCount
@@ -198,6 +200,11 @@ EC2_STATUS = {"InsufficientInstanceCapacity": 500, "InternalError": 500,
               "RequestLimitExceeded": 503, "Unavailable": 503,
               "AuthFailure": 401, "SignatureDoesNotMatch": 403,
               "UnauthorizedOperation": 403}
+# JSON errors raised before the service sees the request carry the
+# front end's namespace in __type; the service's own errors do not.
+CORAL = {"IncompleteSignatureException", "InvalidSignatureException",
+         "MissingAuthenticationTokenException", "UnrecognizedClientException",
+         "UnknownOperationException", "SerializationException"}
 JSON_STATUS = {"InternalError": 500, "ServerException": 500,
                "ServiceUnavailableException": 500, "InternalFailure": 500}
 
@@ -1299,7 +1306,7 @@ def run_task(w, t):
     stopped_early = t["_stop"].wait(w.opts.task_delay)
     with w.lock:
         if stopped_early or t["desiredStatus"] == "STOPPED":
-            finish(w, t, {})
+            finish(w, t)
             return
         home = tempfile.mkdtemp(prefix="aws-task-")
         t["_home"] = home
@@ -1355,11 +1362,12 @@ def run_task(w, t):
     with w.lock:
         for proc in procs:
             proc._container["exitCode"] = codes[id(proc)]
-        finish(w, t, {})
+        finish(w, t)
     shutil.rmtree(home, ignore_errors=True)
 
 
-def finish(w, t, _):
+def finish(w, t):
+    """The task has ended (the lock held)."""
     now = time.time()
     t["lastStatus"] = "STOPPED"
     t["desiredStatus"] = "STOPPED"
@@ -1548,13 +1556,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             service, action = "ecs", target[len(ECS_PREFIX):]
         elif target.startswith(LOGS_PREFIX):
             service, action = "logs", target[len(LOGS_PREFIX):]
-        elif target:
-            service, action = "json", target
         else:
-            service = "ec2"
+            service, action = "ec2", ""
         params = {}
         rid = str(uuid.uuid4())
         try:
+            if target and service == "ec2":
+                service, action = "json", target
+                raise AwsError("UnknownOperationException", None)
             if service == "ec2":
                 parsed = urllib.parse.parse_qs(body.decode("utf-8",
                                                            "replace"),
@@ -1588,8 +1597,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.answer(200, json.dumps(out),
                             "application/x-amz-json-1.1",
                             {"x-amzn-RequestId": rid})
-        self.log(service, action if service != "ec2" or params
-                 else "", params, status, outcome)
+        self.log(service, action, params, status, outcome)
 
     def check_signature(self, service, body):
         w = self.server.world
@@ -1598,7 +1606,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             verify(self.command, path, query, self.headers.items(), body,
                    o.access_key, o.secret_key, o.region,
-                   "ec2" if service == "ec2" else service, time.time(),
+                   service, time.time(),
                    o.session_token)
         except SigError as e:
             ec2 = {"incomplete": ("IncompleteSignature", 400),
@@ -1658,7 +1666,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         % (escape(e.code), escape(e.message), rid),
                         "text/xml;charset=UTF-8")
         else:
-            body = {"__type": "com.amazonaws.%s#%s" % (service, e.code)}
+            body = {"__type": ("com.amazon.coral.service#" + e.code
+                               if e.code in CORAL else e.code)}
             if e.message is not None:
                 body["message"] = e.message
             self.answer(e.status, json.dumps(body),
