@@ -27,7 +27,7 @@ KEY=AKIDEXAMPLE
 SECRET=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 AMI=ami-0123456789abcdef0
 
-plan 71
+plan 74
 
 bk_tmpdir
 OUT=$BK_DIR/cli.out
@@ -303,6 +303,12 @@ awsc logs get-log-events --log-group-name /beekeeper/tasks \
 cli_fails '\(ResourceNotFoundException\) when calling the GetLogEvents operation' \
     "a missing stream: ResourceNotFoundException"
 
+awsc logs create-log-group --log-group-name /beekeeper/other
+cli_ok "create-log-group"
+awsc logs create-log-group --log-group-name /beekeeper/other
+cli_fails '\(ResourceAlreadyExistsException\) when calling the CreateLogGroup operation' \
+    "... twice: ResourceAlreadyExistsException"
+
 # Log tokens: five lines, read forward 2 then 3, then at the end.
 # shellcheck disable=SC2016 # expanded by the task's shell
 start bk-test:2 '"for i in 1 2 3 4 5; do echo line$i; done"'
@@ -420,6 +426,16 @@ STATUS=$(curl -s -o "$BK_DIR/body" -w '%{http_code}' \
     -d 'Action=DescribeInstances&Version=2016-11-15' "$BK_AWS_URL/")
 like "$STATUS $(tr -d '\n' <"$BK_DIR/body")" '^401 .*<Code>AuthFailure</Code>' \
     "an unsigned request: 401 AuthFailure"
+if curl --help all 2>/dev/null | grep -q -e --aws-sigv4; then
+	STATUS=$(curl -s -o "$BK_DIR/body" -w '%{http_code}' \
+	    --aws-sigv4 aws:amz:us-east-1:ec2 --user "$KEY:$SECRET" \
+	    -d 'Action=DescribeInstances&Version=2016-11-15' "$BK_AWS_URL/")
+	like "$STATUS $(tr -d '\n' <"$BK_DIR/body")" \
+	    '^200 .*<DescribeInstancesResponse xmlns="http://ec2\.amazonaws\.com/doc/2016-11-15/">' \
+	    "libcurl's signer (curl --aws-sigv4, the daemon's transport) is accepted"
+else
+	skip "libcurl's signer is accepted" "curl has no --aws-sigv4"
+fi
 A_TOKEN=session-token-$$ awsc ec2 describe-instances --instance-ids "$I1"
 cli_ok "temporary credentials (a session token, signed) are accepted"
 
