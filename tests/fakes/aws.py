@@ -122,11 +122,13 @@
 # the group is created when missing. When an essential container exits the
 # others are stopped and the task STOPPED, stopCode
 # EssentialContainerExited, each container's exitCode set (128+N for a
-# signal). StopTask sends SIGTERM to each container's process group, then
-# SIGKILL 2 s later (stopCode UserInitiated). A terminated or vanished
-# instance stops its tasks ("Host EC2 (instance ID) terminated.", stopCode
-# TerminationNotice or SpotInterruption) and its container instance becomes
-# INACTIVE.
+# signal; 127 for a command not found). StopTask sends SIGTERM to each
+# container's process group, then SIGKILL 2 s later (stopCode
+# UserInitiated). Should this process die, each container's first process
+# gets SIGKILL (PR_SET_PDEATHSIG, through /usr/bin/setpriv when present).
+# A terminated or vanished instance stops its tasks ("Host EC2 (instance
+# ID) terminated.", stopCode TerminationNotice or SpotInterruption) and its
+# container instance becomes INACTIVE.
 #
 # CloudWatch Logs (JSON 1.1):
 #   CreateLogGroup      ResourceAlreadyExistsException when it exists
@@ -1250,6 +1252,13 @@ def _signal(proc, sig):
             pass
 
 
+# A container's first process dies with the task's thread, so a double
+# killed with SIGKILL leaves no command running (util-linux's setpriv sets
+# PR_SET_PDEATHSIG, then execs it).
+REAPER = ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--"] \
+    if os.access("/usr/bin/setpriv", os.X_OK) else []
+
+
 def container_argv(cdef, override):
     command = override.get("command", cdef.get("command")) or []
     entry = cdef.get("entryPoint") or []
@@ -1318,7 +1327,7 @@ def run_task(w, t):
                 w.groups.setdefault(target[0], {}).setdefault(target[1], [])
             try:
                 proc = subprocess.Popen(
-                    container_argv(cdef, ovr), cwd=home,
+                    REAPER + container_argv(cdef, ovr), cwd=home,
                     env=container_env(cdef, ovr, home),
                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT, start_new_session=True)

@@ -27,7 +27,7 @@ KEY=AKIDEXAMPLE
 SECRET=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 AMI=ami-0123456789abcdef0
 
-plan 74
+plan 76
 
 bk_tmpdir
 OUT=$BK_DIR/cli.out
@@ -69,9 +69,10 @@ j() {
 	py "$OUT" "$1"
 }
 
-# st EXPR: EXPR over the double's /_fake/state now.
+# st EXPR: EXPR over the double's (A_URL's, else BK_AWS_URL's)
+# /_fake/state now.
 st() {
-	curl -s "$BK_AWS_URL/_fake/state" >"$BK_DIR/now.json" &&
+	curl -s "${A_URL:-$BK_AWS_URL}/_fake/state" >"$BK_DIR/now.json" &&
 	    py "$BK_DIR/now.json" "$1"
 }
 
@@ -486,6 +487,34 @@ is "$(j 'd["Reservations"]')" "[]" \
     "/_fake/vanish: the instance is gone from describe-instances"
 awsc ec2 describe-instances --instance-ids "$I2"
 cli_fails '\(InvalidInstanceID\.NotFound\)' "... and unknown by id"
+
+# ------------------------------------------ no task outlives the double
+
+A_URL=$STS
+A_TOKEN=session-token-$$
+awsc ec2 run-instances --image-id "$AMI" --instance-type t3.micro --count 1 \
+    --user-data "$USER_DATA"
+awsc ecs register-task-definition --family bk-test \
+    --container-definitions "$TD_CONTAINERS"
+bk_wait_for 20 st_true "d['container_instances']"
+CI2=$(st 'd["container_instances"][0]["arn"]')
+awsc ecs start-task --cluster bees --task-definition bk-test \
+    --container-instances "$CI2" --overrides "{\"containerOverrides\":[{
+\"name\":\"main\",\"command\":[\"echo \$\$ >$BK_DIR/t5.pid; exec sleep 63\"]}]}"
+cli_ok "a task on the second double"
+bk_wait_for 20 test -s "$BK_DIR/t5.pid"
+T5PID=$(cat "$BK_DIR/t5.pid")
+kill -KILL "$(cat "$BK_DIR/sts.pid")"
+wait "$(cat "$BK_DIR/sts.pid")" 2>/dev/null
+if bk_wait_for 5 sh -c "! kill -0 '$T5PID' 2>/dev/null"; then
+	pass "the double killed with SIGKILL: its task's command dies with it"
+else
+	not_ok "the double killed with SIGKILL: its task's command dies with it" \
+	    "pid $T5PID still runs: $(ps -o args= -p "$T5PID")"
+	kill -KILL "$T5PID"
+fi
+A_URL=
+A_TOKEN=
 
 # ---------------------------------------------------------- the log
 
