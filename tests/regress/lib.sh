@@ -611,11 +611,13 @@ bk_gh_json() {
 # bk_aws_start NAME [OPTION...]: start tests/fakes/aws.py (with
 # BK_PYTHON, Debian's /usr/bin/python3 by default) on an ephemeral port;
 # its output in BK_DIR/NAME.out and .err, its request log in NAME.log, its
-# state in NAME.state, its PID in NAME.pid; the exit trap kills it.
+# state in NAME.state, its PID in NAME.pid; the exit trap kills it. Its
+# tasks' directories are made in BK_DIR, so none outlives the test.
 bk_aws_start() {
 	_n=$1
 	shift
-	"${BK_PYTHON:-/usr/bin/python3}" "$top_srcdir/tests/fakes/aws.py" \
+	TMPDIR=$BK_DIR "${BK_PYTHON:-/usr/bin/python3}" \
+	    "$top_srcdir/tests/fakes/aws.py" \
 	    --port 0 --log "$BK_DIR/$_n.log" --state "$BK_DIR/$_n.state" "$@" \
 	    >"$BK_DIR/$_n.out" 2>"$BK_DIR/$_n.err" &
 	echo $! >>"$BK_DIR/extra.pids"
