@@ -27,7 +27,7 @@ KEY=AKIDEXAMPLE
 SECRET=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 AMI=ami-0123456789abcdef0
 
-plan 76
+plan 77
 
 bk_tmpdir
 OUT=$BK_DIR/cli.out
@@ -492,12 +492,18 @@ cli_fails '\(InvalidInstanceID\.NotFound\)' "... and unknown by id"
 
 A_URL=$STS
 A_TOKEN=session-token-$$
-awsc ec2 run-instances --image-id "$AMI" --instance-type t3.micro --count 1 \
+awsc ec2 run-instances --image-id "$AMI" --instance-type t3.micro --count 2 \
     --user-data "$USER_DATA"
 awsc ecs register-task-definition --family bk-test \
     --container-definitions "$TD_CONTAINERS"
-bk_wait_for 20 st_true "d['container_instances']"
+bk_wait_for 20 st_true "len(d['container_instances']) == 2"
 CI2=$(st 'd["container_instances"][0]["arn"]')
+awsc ecs list-container-instances --cluster bees --page-size 1
+is "$(j 'a = d["containerInstanceArns"]; "%d %d" % (len(a), len(set(a)))'):$(
+    grep -c '"action": "ListContainerInstances", .*"maxResults": 1' \
+    "$BK_DIR/sts.log"):$(grep -c '"ListContainerInstances".*"nextToken"' \
+    "$BK_DIR/sts.log")" "2 2:2:1" \
+    "list-container-instances --page-size 1: both, in two pages by nextToken"
 awsc ecs start-task --cluster bees --task-definition bk-test \
     --container-instances "$CI2" --overrides "{\"containerOverrides\":[{
 \"name\":\"main\",\"command\":[\"echo \$\$ >$BK_DIR/t5.pid; exec sleep 63\"]}]}"
