@@ -156,11 +156,11 @@ bk_require_daemon() {
 
 # ----------------------------------------------------- temporary state
 
-# _bk_kill_ours SIG PID: signal PID if it is still a daemon or a node
-# helper of ours (a recorded PID may since have been reused).
+# _bk_kill_ours SIG PID: signal PID if it is still a daemon or a node or
+# python helper of ours (a recorded PID may since have been reused).
 _bk_kill_ours() {
 	case $(cat "/proc/$2/comm" 2>/dev/null) in
-	beekeeperd|node|lt-beekeeperd)	kill "-$1" "$2" 2>/dev/null ;;
+	beekeeperd|node|lt-beekeeperd|python3)	kill "-$1" "$2" 2>/dev/null ;;
 	esac
 	return 0
 }
@@ -604,6 +604,35 @@ bk_gh_json() {
 		process.stdin.on("end", () => console.log(
 		    new Function("d", "return " + process.argv[1])(
 		    JSON.parse(s))));' "$2"
+}
+
+# --------------------------------------------------------- the AWS double
+
+# bk_aws_start NAME [OPTION...]: start tests/fakes/aws.py (with
+# BK_PYTHON, Debian's /usr/bin/python3 by default) on an ephemeral port;
+# its output in BK_DIR/NAME.out and .err, its request log in NAME.log, its
+# state in NAME.state, its PID in NAME.pid; the exit trap kills it. Its
+# tasks' directories are made in BK_DIR, so none outlives the test.
+bk_aws_start() {
+	_n=$1
+	shift
+	TMPDIR=$BK_DIR "${BK_PYTHON:-/usr/bin/python3}" \
+	    "$top_srcdir/tests/fakes/aws.py" \
+	    --port 0 --log "$BK_DIR/$_n.log" --state "$BK_DIR/$_n.state" "$@" \
+	    >"$BK_DIR/$_n.out" 2>"$BK_DIR/$_n.err" &
+	echo $! >>"$BK_DIR/extra.pids"
+	echo $! >"$BK_DIR/$_n.pid"
+}
+# bk_aws_wait NAME: wait for the AWS double NAME to listen, or bail out;
+# then BK_AWS_URL is its endpoint.
+bk_aws_wait() {
+	if ! bk_wait_for 10 bk_gh_listening "$1"; then
+		echo "Bail out! the AWS double is not listening after 10 s"
+		diag <"$BK_DIR/$1.err"
+		exit 1
+	fi
+	BK_AWS_URL=http://127.0.0.1:$(bk_gh_port "$1")
+	export BK_AWS_URL
 }
 
 # bk_gh_push DIR OWNER/NAME ID [BRANCH] [MORE_JSON]: deliver a signed push
