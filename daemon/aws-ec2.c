@@ -140,14 +140,16 @@ ec2_run_params(const struct ec2_launch *l)
 
 /*
  * DescribeInstances of this daemon's instances that are not yet
- * terminated, a page at a time (next: the previous page's token).
+ * terminated, a page of at most max (0: 500) at a time (next: the
+ * previous page's token).
  */
 char *
-ec2_describe_params(const char *daemon, const char *next)
+ec2_describe_params(const char *daemon, const char *next, u_int max)
 {
 	static const char	*states[] = { "pending", "running",
 	    "shutting-down", "stopping", "stopped" };
 	struct buf		 b;
+	char			 page[16];
 	size_t			 i;
 
 	buf_init(&b, 0);
@@ -156,7 +158,8 @@ ec2_describe_params(const char *daemon, const char *next)
 	ec2_param(&b, "Filter.2.Name", "instance-state-name");
 	for (i = 0; i < nitems(states); i++)
 		ec2_paramf(&b, states[i], "Filter.2.Value.%zu", i + 1);
-	ec2_param(&b, "MaxResults", "500");
+	snprintf(page, sizeof page, "%u", max > 0 ? max : 500);
+	ec2_param(&b, "MaxResults", page);
 	if (next != NULL)
 		ec2_param(&b, "NextToken", next);
 	return (buf_detach(&b, NULL));

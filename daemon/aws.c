@@ -268,6 +268,10 @@ aws_retryable(const char *code, long status)
 {
 	size_t	 i;
 
+	/* EC2 answers these with a 500, but retrying here would only delay
+	 * the pool's own answer: another type, or on demand. */
+	if (ec2_capacity_error(code))
+		return (0);
 	if (status >= 500 || status == 429)
 		return (1);
 	for (i = 0; code != NULL && i < nitems(aws_retry_codes); i++) {

@@ -955,7 +955,7 @@ struct ec2_instance {
 };
 int		 ec2_capacity_error(const char *);
 char		*ec2_run_params(const struct ec2_launch *);
-char		*ec2_describe_params(const char *, const char *);
+char		*ec2_describe_params(const char *, const char *, u_int);
 char		*ec2_ids_params(const char *const *, size_t, int64_t);
 int		 ec2_instances_parse(const char *, size_t,
 		    struct ec2_instance **, size_t *, char **, char **);

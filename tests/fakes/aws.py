@@ -18,7 +18,7 @@
 #   aws.py [--port N] [--log FILE] [--state FILE] [--access-key ID]
 #       [--secret-key KEY] [--session-token TOKEN] [--region REGION]
 #       [--boot-delay S] [--register-delay S] [--task-delay S]
-#       [--terminate-delay S]
+#       [--terminate-delay S] [--imds-role NAME] [--imds-ttl S]
 #   aws.py --self-test DIR
 #
 #   --port N        listen on 127.0.0.1:N (0, the default: ephemeral);
@@ -45,6 +45,10 @@
 #   --task-delay S  a task's PENDING to RUNNING (0.2 s)
 #   --terminate-delay S
 #                   shutting-down to terminated (0.5 s)
+#   --imds-role NAME
+#                   the instance role the metadata service names
+#                   (beekeeper-test)
+#   --imds-ttl S    how long the role's credentials last (21600 s)
 #   --self-test DIR check the verifier on one case of AWS's SigV4 test
 #                   suite (context.json, header-signed-request.txt,
 #                   header-canonical-request.txt, header-string-to-sign.txt):
@@ -138,6 +142,20 @@
 #                       (backward); at either end the token passed in comes
 #                       back; ResourceNotFoundException for a missing group
 #                       or stream
+#
+# The instance metadata service, version 2 only (as on an instance that
+# requires it), at the same address, for credentials from an instance role:
+#   PUT /latest/api/token   with X-aws-ec2-metadata-token-ttl-seconds (1 to
+#                       21600; else 400): a session token, as text
+#   GET /latest/meta-data/iam/security-credentials/
+#                       with X-aws-ec2-metadata-token: the role's name
+#   GET /latest/meta-data/iam/security-credentials/ROLE
+#                       the role's credentials as EC2 gives them (Code
+#                       "Success", AccessKeyId, SecretAccessKey, Token,
+#                       Expiration --imds-ttl from now): the keys this
+#                       double accepts, with --session-token's token (or
+#                       one made up, which is then accepted)
+# A GET without a valid token is 401, an unknown role 404, as EC2's.
 #
 # Control (not AWS-shaped, not signed, never logged):
 #   POST /_fake/fault   {"action":A, "error":E, "count":N}: the next N (1)
@@ -1488,7 +1506,52 @@ class Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
+    # -- the instance metadata service (IMDSv2)
+
+    def do_PUT(self):
+        self.body()
+        if self.path != "/latest/api/token":
+            return self.answer(404, "Not Found", "text/plain")
+        ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
+        if not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
+            return self.answer(400, "Bad Request", "text/plain")
+        token = "imds-" + uuid.uuid4().hex
+        with self.server.world.lock:
+            self.server.imds_tokens[token] = time.time() + int(ttl)
+        self.answer(200, token, "text/plain",
+                    {"X-aws-ec2-metadata-token-ttl-seconds": ttl})
+
+    def imds_get(self):
+        prefix = "/latest/meta-data/iam/security-credentials/"
+        token = self.headers.get("X-aws-ec2-metadata-token", "")
+        with self.server.world.lock:
+            valid = self.server.imds_tokens.get(token, 0) > time.time()
+        if not valid:
+            return self.answer(401, "Unauthorized", "text/plain")
+        opts = self.server.world.opts
+        role = self.path[len(prefix):]
+        if role == "":
+            return self.answer(200, opts.imds_role, "text/plain")
+        if role != opts.imds_role:
+            return self.answer(404, "Not Found", "text/plain")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        exp = now + datetime.timedelta(seconds=opts.imds_ttl)
+        self.answer(200, json.dumps({
+            "Code": "Success",
+            "LastUpdated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Type": "AWS-HMAC",
+            "AccessKeyId": opts.access_key,
+            "SecretAccessKey": opts.secret_key,
+            "Token": opts.session_token or "imds-session-token",
+            "Expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }, indent=2), "text/plain")
+
     def do_GET(self):
+        if self.path.startswith("/latest/"):
+            if self.path.startswith(
+                    "/latest/meta-data/iam/security-credentials/"):
+                return self.imds_get()
+            return self.answer(404, "Not Found", "text/plain")
         if self.path == "/_fake/state":
             w = self.server.world
             with w.lock:
@@ -1721,6 +1784,8 @@ def main():
                           ("terminate", 0.5)):
         ap.add_argument("--%s-delay" % name, type=float, default=default,
                         metavar="S")
+    ap.add_argument("--imds-role", default="beekeeper-test")
+    ap.add_argument("--imds-ttl", type=int, default=21600, metavar="S")
     ap.add_argument("--self-test", metavar="DIR")
     opts = ap.parse_args()
     if opts.self_test:
@@ -1733,6 +1798,7 @@ def main():
                                              Handler)
     server.daemon_threads = True
     server.world = w
+    server.imds_tokens = {}
     server.log_lock = threading.Lock()
     stop = threading.Event()
     threading.Thread(target=ticker, args=(w, stop), daemon=True).start()

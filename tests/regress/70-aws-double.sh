@@ -27,7 +27,7 @@ KEY=AKIDEXAMPLE
 SECRET=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 AMI=ami-0123456789abcdef0
 
-plan 77
+plan 82
 
 bk_tmpdir
 OUT=$BK_DIR/cli.out
@@ -453,6 +453,28 @@ cli_fails '\(AuthFailure\) when calling the DescribeInstances operation' \
 A_URL=$STS awsc ecs list-container-instances
 cli_fails '\(UnrecognizedClientException\)' \
     "... none: UnrecognizedClientException"
+
+# The instance metadata service (IMDSv2): the CLI, with no key of its own,
+# finds an instance role's credentials there and signs with them.
+imds() {
+	env -i PATH=/usr/bin:/bin HOME="$BK_DIR" LANG=C.UTF-8 \
+	    AWS_CONFIG_FILE="$BK_DIR/aws-config" \
+	    AWS_SHARED_CREDENTIALS_FILE="$BK_DIR/aws-credentials" \
+	    AWS_EC2_METADATA_SERVICE_ENDPOINT="$STS/" \
+	    AWS_MAX_ATTEMPTS=1 AWS_PAGER= \
+	    "$AWS_CLI" --region us-east-1 --output json "$@" >"$OUT" 2>"$ERR"
+}
+imds configure export-credentials --format process
+cli_ok "the CLI takes a role's credentials from the metadata service"
+is "$(j '[d["AccessKeyId"], d["SessionToken"]]')" \
+    "[\"$KEY\", \"session-token-$$\"]" "... the role's keys and token"
+imds --endpoint-url "$STS" ec2 describe-instances
+cli_ok "... and signs with them a request the double accepts"
+is "$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
+    "$STS/latest/api/token")" 400 "IMDS: a token without a lifetime: 400"
+is "$(curl -s -o /dev/null -w '%{http_code}' \
+    "$STS/latest/meta-data/iam/security-credentials/")" 401 \
+    "IMDS: a role without a token: 401 (version 2 only)"
 
 # ------------------------------------------ spot interruption, vanishing
 

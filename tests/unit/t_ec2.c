@@ -135,15 +135,17 @@ check_other_params(void)
 	static const char *const ids[] = { "i-1", "i-2" };
 	char	*form;
 
-	form = ec2_describe_params("ci.example.org", NULL);
+	form = ec2_describe_params("ci.example.org", NULL, 0);
 	is_param(form, "Filter.1.Name", "tag:beekeeper:daemon");
 	is_param(form, "Filter.1.Value.1", "ci.example.org");
 	is_param(form, "Filter.2.Name", "instance-state-name");
 	is_param(form, "Filter.2.Value.1", "pending");
 	is_param(form, "NextToken", NULL);
+	is_param(form, "MaxResults", "500");
 	free(form);
-	form = ec2_describe_params("ci.example.org", "tok/en+=");
+	form = ec2_describe_params("ci.example.org", "tok/en+=", 5);
 	is_param(form, "NextToken", "tok/en+=");
+	is_param(form, "MaxResults", "5");
 	free(form);
 	form = ec2_ids_params(ids, 2, 0);
 	is_param(form, "InstanceId.1", "i-1");
