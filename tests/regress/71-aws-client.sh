@@ -19,7 +19,7 @@ BK_PYTHON=${BK_PYTHON:-/usr/bin/python3}
 "$BK_PYTHON" -c 'import http.server' 2>/dev/null ||
     skip_all "no $BK_PYTHON to run the AWS double"
 command -v curl >/dev/null 2>&1 || skip_all "curl not found"
-plan 29
+plan 32
 
 KEY=AKIDEXAMPLE
 SECRET=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
@@ -42,6 +42,7 @@ ac() {
 	    "$CALL" -e "$BK_AWS_URL" "$@" >"$BK_DIR/out" 2>"$BK_DIR/err"
 	RC=$?
 	OUT=$(cat "$BK_DIR/out")
+	cat "$BK_DIR/err" >>"$BK_DIR/all.err"
 }
 fault() {
 	curl -s -o /dev/null -X POST -d "$1" "$BK_AWS_URL/_fake/fault"
@@ -164,4 +165,11 @@ is "$(line 1)" "hello from ECS" "its log, copied from CloudWatch Logs"
 is "$(line 2)" "second line" "every line"
 is "$(line '$')" "exit 3" "and its exit status"
 
-bk_finish
+unlike "$(cat "$BK_DIR/all.err")" \
+    "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" \
+    "no sanitizer report from any call"
+for _d in imds aws; do
+	kill -TERM "$(cat "$BK_DIR/$_d.pid")"
+	wait "$(cat "$BK_DIR/$_d.pid")"
+	is "$?" 0 "the double $_d exits 0 on SIGTERM"
+done
