@@ -27,7 +27,7 @@
  * Send REQ (taken). On success print DONE (taken), or the reply with
  * --json. The exit status.
  */
-static int
+int
 act_request(json_t *req, char *done)
 {
 	json_t	*reply;

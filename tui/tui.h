@@ -94,6 +94,7 @@ int		 cmd_reject(int, char **);
 int		 cmd_drain(int, char **);
 int		 cmd_undrain(int, char **);
 int		 cmd_drain_pool(int, char **);
+int		 act_request(json_t *, char *);
 char		*act_describe(const json_t *);
 char		*act_outcome(const json_t *);
 

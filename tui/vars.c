@@ -120,29 +120,6 @@ cmd_vars(int argc, char **argv)
 	return (0);
 }
 
-/*
- * Send REQ (taken); on success say DONE (taken), or print the reply with
- * --json. The exit status.
- */
-static int
-vars_request(json_t *req, char *done)
-{
-	json_t	*reply;
-	int	 rc;
-
-	rc = client_request(req, 1, &reply);
-	json_decref(req);
-	if (rc == 0) {
-		if (json_output)
-			client_print_json(reply, 0);
-		else
-			printf("%s\n", done);
-		json_decref(reply);
-	}
-	free(done);
-	return (rc);
-}
-
 /* "every project" or "project owner/name". */
 static char *
 vars_scope(const char *project)
@@ -172,7 +149,7 @@ cmd_set_var(int argc, char **argv)
 	req = vars_req("set-var", project);
 	json_object_set_new(req, "name", json_string(argv[i]));
 	json_object_set_new(req, "value", json_string(argv[i + 1]));
-	return (vars_request(req, done));
+	return (act_request(req, done));
 }
 
 /* unset-var and unset-secret [-p PROJECT] NAME */
@@ -191,7 +168,7 @@ vars_unset(int argc, char **argv, const char *cmd, const char *kind)
 	free(scope);
 	req = vars_req(cmd, project);
 	json_object_set_new(req, "name", json_string(argv[i]));
-	return (vars_request(req, done));
+	return (act_request(req, done));
 }
 
 int
@@ -256,5 +233,5 @@ cmd_set_secret(int argc, char **argv)
 	scope = vars_scope(project);
 	xasprintf(&done, "secret %s: set for %s", argv[i], scope);
 	free(scope);
-	return (vars_request(req, done));
+	return (act_request(req, done));
 }
