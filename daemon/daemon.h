@@ -36,6 +36,26 @@ struct profile {
 	u_int		 max;
 	uint64_t	 idle_timeout_ms;
 	uint64_t	 task_timeout_ms;
+
+	/* driver aws: what each instance is, and how it is watched. */
+	char		*instance_type;
+	char		*ami;
+	char		*subnet;
+	char		**security_groups;	/* NULL-ended, or NULL */
+	char		*iam_profile;		/* a name or an ARN */
+	char		*key_name;
+	int		 spot;
+	int		 spot_fallback;		/* on-demand when spot fails */
+	char		*spot_max_price;	/* USD/hour as text, or NULL */
+	uint64_t	 boot_timeout_ms;
+	u_int		 memory_mb;		/* reserved per task */
+	u_int		 breaker_failures;	/* failed launches in a row */
+	uint64_t	 breaker_backoff_ms;	/* the first pause */
+};
+/* aws.prices and aws.spot_prices: instance type to USD per hour. */
+struct config_price {
+	char		*type;
+	double		 usd_hour;
 };
 /* variables: and secrets: entries, layered by project and image. */
 struct config_var {
@@ -94,6 +114,21 @@ struct config {
 	char		*bus_clients_file;
 	struct bus_keys	*bus_keys;		/* read from it */
 	int		 bus_unauthenticated_remote;
+
+	/* aws: for the pools of driver aws. */
+	char		*aws_region;
+	char		*aws_endpoint_url;	/* NULL: AWS's, per service */
+	char		*aws_profile;		/* of the shared files */
+	char		*aws_cluster;		/* ECS */
+	char		*aws_log_group;		/* CloudWatch Logs */
+	char		*aws_daemon;		/* the beekeeper:daemon tag */
+	uint64_t	 aws_lease_ms;
+	uint64_t	 aws_reconcile_ms;
+	double		 aws_spot_factor;
+	struct config_price *aws_prices;
+	size_t		 naws_prices;
+	struct config_price *aws_spot_prices;
+	size_t		 naws_spot_prices;
 
 	/* variables: then secrets:, in file order. */
 	struct config_var *vars;
