@@ -132,6 +132,15 @@ ecs_list_instances_body(const char *cluster, const char *next)
 	return (ecs_dump(j));
 }
 
+/* The tasks ECS still runs on one container instance. */
+char *
+ecs_list_tasks_body(const char *cluster, const char *container_instance)
+{
+	return (ecs_dump(json_pack("{s:s, s:s, s:s, s:i}", "cluster", cluster,
+	    "containerInstance", container_instance, "desiredStatus",
+	    "RUNNING", "maxResults", 100)));
+}
+
 char *
 ecs_arns_body(const char *cluster, const char *key,
     const char *const *arns, size_t n, const char *status)

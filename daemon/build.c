@@ -39,6 +39,7 @@
 #define PIPELINE_FILE_MAX	(1024 * 1024)
 /* 5xx and network errors: about eight minutes of backoff in all. */
 #define ENGINE_GITHUB_ATTEMPTS	10
+#define ENGINE_INFRA_RETRIES	3	/* lost machines, per task */
 
 struct engine {
 	struct ev_loop		*loop;
@@ -897,6 +898,43 @@ engine_task_started(struct engine *e, struct task *t, long pid)
 	set_reason(&t->instance_id, t->instance != NULL ?
 	    instance_id(t->instance) : NULL);
 	task_set_state(e, t, TASK_RUNNING, NULL);
+}
+
+/*
+ * The machine under a running task went away (a spot interruption, an
+ * instance lost): the task is queued again as an infrastructure retry,
+ * which GitHub shows as pending with the reason, not as a failure; after
+ * ENGINE_INFRA_RETRIES of them it is an error that says so.
+ */
+void
+engine_task_retry(struct engine *e, struct task *t, const char *why)
+{
+	char	*reason, *cause = NULL;
+
+	pools_task_ended(e->pools, t);
+	t->pid = 0;
+	db_begin(e->db);
+	if (t->cancelling)
+		task_set_state(e, t, TASK_CANCELLED, "cancelled");
+	else if (t->infra_retry >= ENGINE_INFRA_RETRIES) {
+		xasprintf(&reason, "%s, and it had been retried %u times "
+		    "already for the same kind of failure", why,
+		    t->infra_retry);
+		task_set_state(e, t, TASK_ERRORED, reason);
+		free(reason);
+	} else {
+		t->infra_retry++;
+		t->attempt++;
+		xasprintf(&reason, "infrastructure retry: %s", why);
+		if (pools_enqueue(e->pools, t, &cause) != 0) {
+			task_set_state(e, t, TASK_ERRORED, cause);
+			free(cause);
+		} else
+			task_set_state(e, t, TASK_QUEUED, reason);
+		free(reason);
+	}
+	engine_check(e, t->build);
+	db_commit(e->db);
 }
 
 void

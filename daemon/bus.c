@@ -81,6 +81,8 @@ json_t *
 bus_build_json(const struct build *b)
 {
 	json_t	*o = json_object();
+	int64_t	 cost = 0;
+	size_t	 i;
 
 	json_object_set_new(o, "id", json_integer(b->id));
 	json_set_str(o, "project", b->project);
@@ -100,6 +102,10 @@ bus_build_json(const struct build *b)
 	json_set_time(o, "created_at", b->created_at);
 	json_set_time(o, "started_at", b->started_at);
 	json_set_time(o, "finished_at", b->finished_at);
+	for (i = 0; i < b->ntasks; i++)
+		cost += b->tasks[i]->cost;
+	json_object_set_new(o, "cost", json_real(cost / 1e6));
+	json_object_set_new(o, "cost_micro", json_integer(cost));
 	return (o);
 }
 
@@ -122,6 +128,8 @@ bus_task_json(const struct task *t)
 	    json_integer(t->exit_status) : json_null());
 	json_set_str(o, "reason", t->reason);
 	json_object_set_new(o, "attempt", json_integer(t->attempt));
+	json_object_set_new(o, "cost", json_real(t->cost / 1e6));
+	json_object_set_new(o, "cost_micro", json_integer(t->cost));
 	json_set_str(o, "instance", t->instance_id);
 	json_set_time(o, "queued_at", t->queued_at);
 	json_set_time(o, "started_at", t->started_at);

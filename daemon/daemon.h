@@ -434,6 +434,8 @@ struct task {
 	char		*reason;
 	u_int		 attempt;
 	u_int		 infra_retry;
+	int		 on_demand;	/* not on a spot instance */
+	int64_t		 cost;		/* micro-dollars */
 	char		*instance_id;
 	long		 pid;
 	int64_t		 queued_at;
@@ -489,6 +491,8 @@ struct engine	*engine_create(struct ev_loop *, struct db *,
 void		 engine_free(struct engine *);
 int		 engine_resume(struct engine *);
 void		 engine_task_started(struct engine *, struct task *, long);
+void		 engine_task_retry(struct engine *, struct task *,
+		    const char *);
 void		 engine_task_done(struct engine *, struct task *,
 		    enum task_state, int, const char *);
 struct build	*engine_build(struct engine *, int64_t);
@@ -557,6 +561,15 @@ struct driver {
 	void		 (*cancel)(struct instance *, struct task *);
 	/* The daemon stops: kill the task now, no report. */
 	void		 (*abandon)(struct instance *, struct task *);
+	/* Optional: an instance drains (1) or takes tasks again (0). */
+	void		 (*drain)(struct instance *, int);
+	/* Optional: 0 while the pool may not launch yet (a reconcile). */
+	int		 (*can_launch)(struct pool *);
+	/* Its instances are not stopped when the daemon stops. */
+	int		 outlives_daemon;
+	/* Optional: once when the pools start, and when they stop. */
+	void		 (*start)(struct pools *);
+	void		 (*stop)(struct pools *);
 };
 struct pools	*pools_create(struct engine *, struct ev_loop *, struct db *,
 		    const struct config **);
@@ -577,13 +590,132 @@ const struct config *pools_config(struct pools *);
 struct pools	*pool_pools(struct pool *);
 const char	*pool_name(struct pool *);
 void		 pool_instance_ready(struct instance *);
+void		 pool_instance_booting(struct instance *, const char *, int);
+void		 pool_instance_failed(struct instance *, const char *);
+void		 pool_instance_lost(struct instance *, const char *);
+struct instance	*pool_instance_adopt(struct pool *, const char *, int,
+		    int64_t);
+struct pool	*pools_find(struct pools *, const char *);
+const struct profile *pool_profile(struct pool *);
+const char	*pool_driver_name(struct pool *);
+size_t		 pools_count(struct pools *);
+struct pool	*pools_at(struct pools *, size_t);
+struct instance	*pool_instances(struct pool *);
+struct instance	*instance_next(struct instance *);
+int		 instance_live(struct instance *);
+int		 instance_is_ready(struct instance *);
+int		 instance_on_demand(struct instance *);
+const char	*instance_cloud_id(struct instance *);
+struct task	*instance_task(struct instance *, u_int);
+u_int		 instance_ntasks(struct instance *);
 const char	*instance_id(struct instance *);
 struct pool	*instance_pool(struct instance *);
 void		*instance_driver_state(struct instance *);
 void		 instance_set_driver_state(struct instance *, void *);
 
+/* scale.c */
+struct scale_pool {
+	u_int		 min;
+	u_int		 max;
+	int		 cap;		/* -1: none */
+	u_int		 slots;		/* per instance */
+	u_int		 live;		/* requested, booting, ready */
+	u_int		 capacity;	/* free slots, booting ones' too */
+	u_int		 queued;
+};
+enum breaker_state {
+	BREAKER_CLOSED,
+	BREAKER_OPEN,
+	BREAKER_HALF_OPEN
+};
+struct breaker {
+	u_int		 threshold;	/* failures in a row that open it */
+	uint64_t	 backoff;	/* ms, the first time it opens */
+	u_int		 failures;
+	u_int		 opens;		/* in a row; 0: closed */
+	uint64_t	 until;		/* open until, loop ms */
+	int		 probing;	/* half-open: the one launch is out */
+};
+u_int		 scale_limit(const struct scale_pool *);
+u_int		 scale_wanted(const struct scale_pool *);
+u_int		 scale_keep(int, u_int);
+int		 scale_idle_expired(const struct scale_pool *, u_int, uint64_t,
+		    uint64_t, uint64_t, uint64_t *);
+int		 scale_boot_expired(uint64_t, uint64_t, uint64_t);
+void		 breaker_init(struct breaker *, u_int, uint64_t);
+enum breaker_state breaker_state(const struct breaker *, uint64_t);
+const char	*breaker_state_name(enum breaker_state);
+u_int		 breaker_allows(const struct breaker *, uint64_t, u_int);
+void		 breaker_launched(struct breaker *, uint64_t);
+int		 breaker_failure(struct breaker *, uint64_t, uint64_t *);
+int		 breaker_success(struct breaker *);
+
 /* driver-local.c */
 extern const struct driver driver_local;
+json_t		*task_env(const struct config *, struct engine *,
+		    struct task *, const char ***, size_t *);
+
+/* driver-aws.c and aws-task.c: the aws driver's machines and tasks. */
+struct arun;
+struct ainst {
+	struct awsd		*a;
+	struct instance		*in;		/* NULL: the pool let go */
+	struct pool		*pool;
+	char			*ec2_id;	/* NULL until RunInstances */
+	char			*ci_arn;	/* its ECS container instance */
+	char			*token;		/* RunInstances' ClientToken */
+	int			 spot;
+	int			 adopted;
+	int			 seen;		/* in this reconcile pass */
+	int			 gone;		/* EC2 says terminated */
+	int			 terminated;	/* TerminateInstances took */
+	int			 leftovers;	/* stopping old tasks */
+	uint64_t		 known_at;	/* loop ms, ec2_id known */
+	uint64_t		 call;
+	TAILQ_ENTRY(ainst)	 entry;
+};
+struct aws_taskdef {
+	char			*image;
+	char			*arn;		/* NULL until registered */
+	char			*error;		/* the last failure */
+	int			 registering;
+};
+struct awsd {
+	struct pools		*pools;
+	struct ev_loop		*loop;
+	struct http		*http;
+	struct aws		*aws;
+	struct ev_timer		*poll;
+	int			 poll_due;
+	struct ev_timer		*reconcile;
+	int			 reconciled;	/* the first pass is done */
+	uint64_t		 describe_call;
+	uint64_t		 reconcile_started;
+	uint64_t		 reconcile_ms;	/* the last pass took */
+	uint64_t		 passes;
+	uint64_t		 ci_call;
+	char			*ci_next;
+	uint64_t		 tasks_call;
+	u_int			 log_cursor;
+	struct aws_taskdef	*defs;
+	size_t			 ndefs;
+	TAILQ_HEAD(, ainst)	 insts;
+	TAILQ_HEAD(, arun)	 runs;
+};
+extern const struct driver driver_aws;
+struct awsd	*awsd_get(void);
+const struct config *awsd_config(struct awsd *);
+void		 awsd_poll_soon(struct awsd *);
+void		 awsd_lost(struct ainst *, const char *);
+void		 awsd_stats(struct awsd *, uint64_t *, uint64_t *, size_t *);
+int		 aws_task_run(struct instance *, struct task *, char **);
+void		 aws_task_cancel(struct instance *, struct task *);
+void		 aws_task_abandon(struct instance *, struct task *);
+void		 aws_task_release_all(struct ainst *);
+void		 aws_task_stop_leftovers(struct ainst *);
+void		 aws_task_poll(struct awsd *);
+void		 aws_task_free_all(struct awsd *);
+void		 aws_task_defs_free(struct awsd *);
 
 /* signature.c */
 int		 signature_check(const void *, size_t, const void *, size_t,
@@ -1028,6 +1160,7 @@ char		*ecs_describe_tasks_body(const char *, const char *const *,
 		    size_t);
 char		*ecs_stop_body(const char *, const char *, const char *);
 char		*ecs_list_instances_body(const char *, const char *);
+char		*ecs_list_tasks_body(const char *, const char *);
 char		*ecs_arns_body(const char *, const char *,
 		    const char *const *, size_t, const char *);
 char		*ecs_log_events_body(const char *, const char *,

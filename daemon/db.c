@@ -77,7 +77,8 @@ enum db_stmt {
 #define TASK_COLUMNS \
 	"id, phase, phase_name, slug, name, image, run, profile, critical, " \
 	"timeout_ms, environment, state, exit_status, reason, attempt, " \
-	"infra_retry, instance, pid, queued_at, started_at, finished_at"
+	"infra_retry, instance, pid, queued_at, started_at, finished_at, " \
+	"cost, on_demand"
 
 static const char *db_stmt_sql[STMT_MAX] = {
 	[STMT_DELIVERY_INSERT] =
@@ -130,7 +131,8 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	[STMT_TASK_UPDATE] =
 	    "UPDATE tasks SET state = ?, exit_status = ?, reason = ?, "
 	    "attempt = ?, infra_retry = ?, instance = ?, pid = ?, "
-	    "queued_at = ?, started_at = ?, finished_at = ? WHERE id = ?",
+	    "queued_at = ?, started_at = ?, finished_at = ?, cost = ?, "
+	    "on_demand = ? WHERE id = ?",
 	[STMT_TASKS_OF] =
 	    "SELECT " TASK_COLUMNS " FROM tasks WHERE build_id = ? "
 	    "ORDER BY phase, id",
@@ -431,6 +433,13 @@ static const char *db_migrations[] = {
 	"  set_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (scope, name)"
 	");",
+
+	/*
+	 * 7 -> 8: what a task's machine time cost (micro-dollars), and a
+	 * task retried after a spot interruption waits for on-demand.
+	 */
+	"ALTER TABLE tasks ADD COLUMN cost INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN on_demand INTEGER NOT NULL DEFAULT 0;",
 };
 
 struct db {
@@ -929,7 +938,9 @@ db_task_update(struct db *db, const struct task *t)
 	db_bind_opt_int(st, 8, t->queued_at, t->queued_at != 0);
 	db_bind_opt_int(st, 9, t->started_at, t->started_at != 0);
 	db_bind_opt_int(st, 10, t->finished_at, t->finished_at != 0);
-	sqlite3_bind_int64(st, 11, t->id);
+	sqlite3_bind_int64(st, 11, t->cost);
+	sqlite3_bind_int(st, 12, t->on_demand);
+	sqlite3_bind_int64(st, 13, t->id);
 	return (db_step_done(db, st, "updating task"));
 }
 
@@ -1000,6 +1011,8 @@ db_build_tasks(struct db *db, struct build *b)
 		t->queued_at = sqlite3_column_int64(st, 18);
 		t->started_at = sqlite3_column_int64(st, 19);
 		t->finished_at = sqlite3_column_int64(st, 20);
+		t->cost = sqlite3_column_int64(st, 21);
+		t->on_demand = sqlite3_column_int(st, 22);
 		b->tasks = xreallocarray(b->tasks, b->ntasks + 1,
 		    sizeof *b->tasks);
 		b->tasks[b->ntasks++] = t;

@@ -115,19 +115,17 @@ local_env_add(char ***envp, size_t *n, const char *name, const char *value)
 }
 
 /*
- * The task's environment, as the 2017 service set it: what identifies the
- * commit, then the admin's variables and secrets (trust_task_vars), then
- * the file's environment, which may override nothing of ours that the
- * sandbox relies on (PATH and HOME come last). masks gets the secrets no
- * output may show.
+ * The task's environment, as the 2017 service set it, for every driver:
+ * what identifies the commit, then the admin's variables and secrets
+ * (trust_task_vars), then the file's environment. masks gets the secrets
+ * no output may show. The caller's to json_decref.
  */
-static char **
-local_env(struct local_run *lr, const char ***masks, size_t *nmasks)
+json_t *
+task_env(const struct config *conf, struct engine *e, struct task *t,
+    const char ***masks, size_t *nmasks)
 {
-	struct task	*t = lr->task;
 	struct build	*b = t->build;
-	char		**envp = NULL, *owner, *slash, *url, num[32];
-	size_t		 n = 0;
+	char		*owner, *slash, *url, num[32];
 	json_t		*vars, *file, *v;
 	const char	*k;
 
@@ -146,14 +144,13 @@ local_env(struct local_run *lr, const char ***masks, size_t *nmasks)
 		num[0] = '\0';
 	json_object_set_new(vars, "GITHUB_PR_NUMBER", json_string(num));
 	json_object_set_new(vars, "SHA", json_string(b->sha));
-	xasprintf(&url, "%s/builds/%lld/code", local_config(lr)->public_url,
+	xasprintf(&url, "%s/builds/%lld/code", conf->public_url,
 	    (long long)b->id);
 	json_object_set_new(vars, "CODE_URL", json_string(url));
 	free(url);
 	json_object_set_new(vars, "TASK", json_string(t->slug));
 	json_object_set_new(vars, "LANG", json_string("C.UTF-8"));
-	trust_task_vars(local_config(lr), engine_vars(local_engine(lr)), t,
-	    vars, masks, nmasks);
+	trust_task_vars(conf, engine_vars(e), t, vars, masks, nmasks);
 	file = json_loads(t->environment != NULL ? t->environment : "{}", 0,
 	    NULL);
 	json_object_foreach(file, k, v) {
@@ -161,7 +158,21 @@ local_env(struct local_run *lr, const char ***masks, size_t *nmasks)
 			json_object_set(vars, k, v);
 	}
 	json_decref(file);
-	/* The sandbox relies on these two: the file cannot change them. */
+	return (vars);
+}
+
+/* task_env, and the two variables the sandbox relies on, as envp. */
+static char **
+local_env(struct local_run *lr, const char ***masks, size_t *nmasks)
+{
+	char		**envp = NULL;
+	size_t		 n = 0;
+	json_t		*vars, *v;
+	const char	*k;
+
+	vars = task_env(local_config(lr), local_engine(lr), lr->task, masks,
+	    nmasks);
+	/* The file cannot change these. */
 	json_object_set_new(vars, "PATH",
 	    json_string("/usr/local/bin:/usr/bin:/bin"));
 	json_object_set_new(vars, "HOME", json_string(lr->workspace));

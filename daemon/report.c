@@ -126,7 +126,8 @@ report_task_status(const struct task *t, char **desc)
 		*desc = xstrdup("waiting for the earlier phases");
 		return ("pending");
 	case TASK_QUEUED:
-		*desc = xstrdup("queued");
+		/* Only a retry has a reason: it says why it runs again. */
+		*desc = xstrdup(why != NULL ? why : "queued");
 		return ("pending");
 	case TASK_RUNNING:
 		*desc = xstrdup("running");

@@ -109,6 +109,9 @@
 #                       RESOURCE:MEMORY when it is full
 #   DescribeTasks       at most 100 ids or ARNs; failures MISSING
 #   StopTask            task, reason
+#   ListTasks           containerInstance, desiredStatus (RUNNING, the
+#                       default, or STOPPED), startedBy, maxResults (1 to
+#                       100), nextToken
 #   ListContainerInstances  status, maxResults (1 to 100), nextToken (the
 #                       "filter" query language is refused)
 #   DescribeContainerInstances  ec2InstanceId, status, agentConnected,
@@ -1229,7 +1232,38 @@ def ecs_update_container_instances_state(w, b, now):
     return {"containerInstances": out, "failures": failures}
 
 
+def ecs_list_tasks(w, b, now):
+    cluster = cluster_name(w, b.get("cluster"))
+    ref = b.get("containerInstance")
+    ci = find_ci(w, cluster, ref) if ref else None
+    if ref and ci is None:
+        raise AwsError("InvalidParameterException", "The referenced "
+                       "container instance was not found.")
+    status = b.get("desiredStatus", "RUNNING")
+    if status not in ("RUNNING", "PENDING", "STOPPED"):
+        raise AwsError("InvalidParameterException", "Invalid "
+                       "desiredStatus.")
+    limit = b.get("maxResults", 100)
+    if not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise AwsError("InvalidParameterException", "maxResults must be "
+                       "between 1 and 100.")
+    want = "STOPPED" if status == "STOPPED" else "RUNNING"
+    arns = [t["taskArn"] for t in w.tasks.values()
+            if t["clusterArn"] == w.arn("cluster", cluster) and
+            (ci is None or t["ci"] == ci["id"]) and
+            t["desiredStatus"] == want and
+            (not b.get("startedBy") or t.get("startedBy") ==
+             b.get("startedBy"))]
+    start = page_token(b, len(arns))
+    out = {"taskArns": arns[start:start + limit]}
+    if start + limit < len(arns):
+        out["nextToken"] = base64.b64encode(
+            ("task:%d" % (start + limit)).encode()).decode()
+    return out
+
+
 ECS_ACTIONS = {
+    "ListTasks": ecs_list_tasks,
     "RegisterTaskDefinition": ecs_register_task_definition,
     "DescribeTaskDefinition": ecs_describe_task_definition,
     "StartTask": ecs_start_task,
