@@ -101,6 +101,26 @@ static const struct metrics_family metrics_families[] = {
 	  .help = "The operator's cap on the pool's instances; no sample "
 	  "when it has none.",
 	  .key = "cap", .emit = metrics_pool },
+	{ .name = "beekeeper_pool_cost_tasks_microdollars_total",
+	  .type = "counter",
+	  .help = "What the pool's instances cost while running tasks, "
+	  "charged to the tasks, since the daemon started (1e-6 USD).",
+	  .key = "cost_tasks_micro", .emit = metrics_pool },
+	{ .name = "beekeeper_pool_cost_idle_microdollars_total",
+	  .type = "counter",
+	  .help = "What the pool's instances cost with no task on them "
+	  "(booting, idle, draining, billing minimum), since the daemon "
+	  "started (1e-6 USD).",
+	  .key = "cost_idle_micro", .emit = metrics_pool },
+	{ .name = "beekeeper_pool_spend_microdollars_per_hour",
+	  .type = "gauge",
+	  .help = "What the pool's live instances cost an hour now "
+	  "(1e-6 USD).",
+	  .key = "spend_per_hour_micro", .emit = metrics_pool },
+	{ .name = "beekeeper_pool_launch_failures", .type = "gauge",
+	  .help = "The pool's failed launches in a row; its circuit breaker "
+	  "opens at the profile's breaker_failures.",
+	  .key = "launch_failures", .emit = metrics_pool },
 	{ .name = "beekeeper_instances", .type = "gauge",
 	  .help = "Live instances of the pool, by state.",
 	  .emit = metrics_instances },

@@ -106,6 +106,7 @@ struct pools {
 	struct pool		**list;
 	size_t			 n;
 	struct ev_timer		*tick;
+	int64_t			 wall0;		/* wall ms at loop ms 0 */
 };
 
 static const struct driver *pool_drivers[] = { &driver_local, &driver_aws };
@@ -245,13 +246,16 @@ instance_task(struct instance *in, u_int i)
  * The one place an instance changes state: the transition is checked,
  * written to the store and logged.
  */
-/* A loop time as wall time, for the bus (0 stays 0). */
+/*
+ * A loop time as wall time, for the bus (0 stays 0), from one offset
+ * taken at start: the same instant reads the same in every message.
+ */
 static int64_t
 pool_wall(struct pools *ps, uint64_t mono)
 {
 	if (mono == 0)
 		return (0);
-	return (ev_time(ps->loop) - (int64_t)(ev_now(ps->loop) - mono));
+	return (ps->wall0 + (int64_t)mono);
 }
 
 static json_t *
@@ -297,7 +301,7 @@ pool_json(struct pool *p)
 			hour += in->meter.micro_per_hour;
 	}
 	j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:i, s:i, s:i, s:s, "
-	    "s:f, s:f, s:f, s:f, s:f, s:I, s:I}",
+	    "s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I}",
 	    "name", p->name, "driver", p->driver->name,
 	    "slots", pr != NULL ? pr->slots : 1, "min", pr != NULL ? pr->min :
 	    0, "max", pr != NULL ? pr->max : 1,
@@ -308,7 +312,8 @@ pool_json(struct pool *p)
 	    "cost_tasks", p->cost_tasks / 1e6, "cost_idle", p->cost_idle / 1e6,
 	    "cost", (p->cost_tasks + p->cost_idle) / 1e6,
 	    "cost_tasks_micro", (json_int_t)p->cost_tasks,
-	    "cost_idle_micro", (json_int_t)p->cost_idle);
+	    "cost_idle_micro", (json_int_t)p->cost_idle,
+	    "spend_per_hour_micro", (json_int_t)hour);
 	if (bs != BREAKER_CLOSED) {
 		json_object_set_new(j, "breaker_until", json_integer(
 		    pool_wall(p->pools, p->breaker.until)));
@@ -1249,6 +1254,7 @@ pools_create(struct engine *e, struct ev_loop *loop, struct db *db,
 	ps->loop = loop;
 	ps->db = db;
 	ps->conf = conf;
+	ps->wall0 = ev_time(loop) - (int64_t)ev_now(loop);
 	/* Cloud instances that outlived us come back through a reconcile. */
 	for (i = 0; i < nitems(pool_drivers); i++)
 		db_instances_end_all(db, pool_drivers[i]->name, ev_time(loop));

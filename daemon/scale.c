@@ -36,8 +36,8 @@ scale_limit(const struct scale_pool *sp)
 /*
  * Launches wanted now, before the breaker has its say. Each launch
  * brings slots, so queued tasks beyond capacity need their number
- * divided by slots, rounded up; min is kept regardless of the queue but
- * never above the limit (a cap of 0 stops a pool).
+ * divided by slots, rounded up, within the limit; min is kept regardless
+ * of the queue and of a lower cap (max is at least min).
  */
 u_int
 scale_wanted(const struct scale_pool *sp)
@@ -47,12 +47,13 @@ scale_wanted(const struct scale_pool *sp)
 	slots = sp->slots > 0 ? sp->slots : 1;
 	if (sp->queued > sp->capacity)
 		want = (sp->queued - sp->capacity + slots - 1) / slots;
+	if (sp->live >= limit)
+		want = 0;
+	else if (want > limit - sp->live)
+		want = limit - sp->live;
+	/* min holds even under a lower cap, as pool_shrink keeps it. */
 	if (sp->live + want < sp->min)
 		want = sp->min - sp->live;
-	if (sp->live >= limit)
-		return (0);
-	if (want > limit - sp->live)
-		want = limit - sp->live;
 	return (want);
 }
 

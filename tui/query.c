@@ -80,6 +80,24 @@ query_time(const json_t *a)
 	return (fmt_time(json_object_get(a, "time")));
 }
 
+static char *
+query_spend(const json_t *p)
+{
+	return (fmt_money(p, "spend_per_hour"));
+}
+
+static char *
+query_today(const json_t *p)
+{
+	return (fmt_money(p, "spend_today"));
+}
+
+static char *
+query_cost(const json_t *o)
+{
+	return (fmt_money(o, "cost"));
+}
+
 static const struct query_column query_builds[] = {
 	{ "ID", "id", NULL },
 	{ "PROJECT", "project", NULL },
@@ -99,6 +117,7 @@ static const struct query_column query_tasks[] = {
 	{ "PROFILE", "profile", NULL },
 	{ "INSTANCE", "instance", NULL },
 	{ "TOOK", NULL, query_took },
+	{ "COST", NULL, query_cost },
 	{ "REASON", "reason", NULL },
 	{ NULL, NULL, NULL }
 };
@@ -112,6 +131,9 @@ static const struct query_column query_pools[] = {
 	{ "INSTANCES", "instances", NULL },
 	{ "BUSY", "busy", NULL },
 	{ "QUEUED", "queued", NULL },
+	{ "SPEND/H", NULL, query_spend },
+	{ "TODAY", NULL, query_today },
+	{ "BREAKER", "breaker", NULL },
 	{ NULL, NULL, NULL }
 };
 static const struct query_column query_instances[] = {
@@ -120,6 +142,8 @@ static const struct query_column query_instances[] = {
 	{ "STATE", "state", NULL },
 	{ "SLOTS", "slots", NULL },
 	{ "BUSY", "busy", NULL },
+	{ "CLOUD-ID", "cloud_id", NULL },
+	{ "COST", NULL, query_cost },
 	{ "REASON", "reason", NULL },
 	{ NULL, NULL, NULL }
 };

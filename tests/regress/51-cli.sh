@@ -247,9 +247,9 @@ is "$OUT" "pool default: at most 3 instances" "cap says what it did"
 is "$(bk_sql "SELECT cap FROM pools WHERE name = 'default'")" 3 \
     "the cap is stored"
 bk pools
-like "$OUT" "^POOL +DRIVER +SLOTS +MIN +MAX +CAP +INSTANCES +BUSY +QUEUED$" \
+like "$OUT" "^POOL +DRIVER +SLOTS +MIN +MAX +CAP +INSTANCES +BUSY +QUEUED +SPEND/H +TODAY +BREAKER$" \
     "pools: the header"
-like "$OUT" "^default +local +[0-9]+ +[0-9]+ +[0-9]+ +3 +[0-9]+ +0 +0$" \
+like "$OUT" "^default +local +[0-9]+ +[0-9]+ +[0-9]+ +3 +[0-9]+ +0 +0 +\\\$0\\.00 +\\\$0\\.00 +closed$" \
     "pools: the cap, nothing busy or queued"
 bk pools --json
 is "$(printf '%s' "$OUT" | js '[(p["name"], p["cap"]) for p in d["pools"]]')" \
@@ -272,7 +272,8 @@ like "$OUT" "^default +local +[0-9]+ +[0-9]+ +[0-9]+ +- +" "pools: no cap"
 
 # instances: as many rows as live instances in the store.
 bk instances
-like "$OUT" "^ID +POOL +STATE +SLOTS +BUSY +REASON$" "instances: the header"
+like "$OUT" "^ID +POOL +STATE +SLOTS +BUSY +CLOUD-ID +COST +REASON$" \
+    "instances: the header"
 bk instances --json
 is "$(printf '%s' "$OUT" | js 'len(d["instances"])')" \
     "$(bk_sql "SELECT count(*) FROM instances

@@ -2,7 +2,7 @@
  * The pools' scaling decisions (daemon/scale.c), one case each, under
  * the event loop's virtual clock: launches for the queue beyond free and
  * booting slots, never past max or the cap; min kept, including with
- * nothing queued; an idle instance reaped after idle_timeout, never below
+ * nothing queued and under a lower cap; an idle instance reaped after idle_timeout, never below
  * min, never with a task or a queue; the boot deadline; the circuit
  * breaker opening after repeated failures, its doubling backoff, the one
  * probe when half-open, and closing on success.
@@ -53,7 +53,7 @@ check_launches(void)
 	is_int(scale_wanted(&sp), 2, "the cap (3) is lower than max: up to "
 	    "it");
 	sp = pool(0, 10, 0, 1, 0, 0, 8);
-	is_int(scale_wanted(&sp), 0, "a cap of 0 stops the pool");
+	is_int(scale_wanted(&sp), 0, "a cap of 0 stops a pool without min");
 	sp = pool(0, 5, -1, 1, 5, 0, 8);
 	is_int(scale_wanted(&sp), 0, "at max: none, however long the queue");
 	sp = pool(0, 5, 2, 1, 4, 0, 8);
@@ -72,7 +72,9 @@ check_min(void)
 	sp = pool(2, 5, -1, 1, 1, 1, 0);
 	is_int(scale_wanted(&sp), 1, "one short of min: one");
 	sp = pool(3, 5, 1, 1, 0, 0, 0);
-	is_int(scale_wanted(&sp), 1, "a cap below min wins");
+	is_int(scale_wanted(&sp), 3, "min holds under a lower cap");
+	sp = pool(1, 5, 2, 1, 2, 0, 6);
+	is_int(scale_wanted(&sp), 0, "but demand stops at the cap");
 	is_int(scale_keep(1, 3), 3, "but a lowered cap does not shrink below "
 	    "min");
 	is_int(scale_keep(4, 1), 4, "a cap above min keeps the cap");
