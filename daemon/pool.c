@@ -94,6 +94,7 @@ struct pool {
 	 * is what every instance cost, ended ones included. */
 	int64_t			 cost_tasks;
 	int64_t			 cost_idle;
+	int64_t			 cost_ended;	/* meters of ended instances */
 	int64_t			 spend_today;	/* since midnight UTC */
 	int64_t			 spend_day;	/* that midnight, s */
 };
@@ -289,19 +290,21 @@ pool_json(struct pool *p)
 				    p->name);
 	struct instance		*in;
 	u_int			 busy = 0;
-
 	uint64_t		 now = ev_now(p->pools->loop);
 	enum breaker_state	 bs = breaker_state(&p->breaker, now);
 	int64_t			 hour = 0;
 	json_t			*j;
+	int64_t			 metered = p->cost_ended;
 
 	TAILQ_FOREACH(in, &p->instances, entry) {
 		busy += in->used;
-		if (in->state < INSTANCE_TERMINATED && in->metered)
+		if (in->state < INSTANCE_TERMINATED && in->metered) {
 			hour += in->meter.micro_per_hour;
+			metered += in->meter.total;
+		}
 	}
 	j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:i, s:i, s:i, s:s, "
-	    "s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I}",
+	    "s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I}",
 	    "name", p->name, "driver", p->driver->name,
 	    "slots", pr != NULL ? pr->slots : 1, "min", pr != NULL ? pr->min :
 	    0, "max", pr != NULL ? pr->max : 1,
@@ -313,7 +316,8 @@ pool_json(struct pool *p)
 	    "cost", (p->cost_tasks + p->cost_idle) / 1e6,
 	    "cost_tasks_micro", (json_int_t)p->cost_tasks,
 	    "cost_idle_micro", (json_int_t)p->cost_idle,
-	    "spend_per_hour_micro", (json_int_t)hour);
+	    "spend_per_hour_micro", (json_int_t)hour,
+	    "cost_instances_micro", (json_int_t)metered);
 	if (bs != BREAKER_CLOSED) {
 		json_object_set_new(j, "breaker_until", json_integer(
 		    pool_wall(p->pools, p->breaker.until)));
@@ -437,9 +441,11 @@ instance_charge(struct instance *in, int end)
 		if (in->tasks[i] != NULL)
 			running++;
 	}
-	if (end)
+	if (end) {
 		cost_meter_end(&in->meter, ev_now(p->pools->loop), &each,
 		    &rest);
+		p->cost_ended += in->meter.total;
+	}
 	else
 		cost_meter_advance(&in->meter, ev_now(p->pools->loop), running,
 		    &each, &rest);
