@@ -77,6 +77,19 @@ struct arun {
 };
 
 static void	arun_start(struct arun *);
+
+/* The task's image, or its profile's for a file that names none. */
+static const char *
+arun_image(struct awsd *a, const struct task *t)
+{
+	const struct profile	*pr;
+
+	if (t->image != NULL)
+		return (t->image);
+	pr = config_profile(awsd_config(a), t->profile);
+	return (pr != NULL && pr->image != NULL ? pr->image :
+	    "buildpack-deps:bookworm");
+}
 static void	arun_logs(struct arun *);
 
 static void
@@ -209,7 +222,7 @@ aws_registered(struct aws *aws, const struct aws_reply *reply, void *arg)
 	for (r = TAILQ_FIRST(&a->runs); r != NULL; r = next) {
 		next = TAILQ_NEXT(r, entry);
 		if (r->arn != NULL || r->call != 0 || r->end != ARUN_NONE ||
-		    strcmp(r->t->image, d->image) != 0)
+		    strcmp(arun_image(a, r->t), d->image) != 0)
 			continue;
 		if (r->cancelled)
 			arun_finish(r);
@@ -228,16 +241,16 @@ aws_register(struct awsd *a, struct aws_taskdef *d, const struct task *t)
 	struct ecs_taskdef	 td;
 	char			*body, *family;
 
-	family = ecs_family("beekeeper", t->image);
+	family = ecs_family("beekeeper", arun_image(a, t));
 	memset(&td, 0, sizeof td);
 	td.family = family;
-	td.image = t->image;
+	td.image = arun_image(a, t);
 	td.memory_mb = pr != NULL ? pr->memory_mb : 1024;
 	td.log_group = conf->aws_log_group;
 	td.region = conf->aws_region;
 	body = ecs_register_body(&td);
 	aws_call(a->aws, AWS_ECS, "RegisterTaskDefinition", body,
-	    aws_registered, xstrdup(t->image));
+	    aws_registered, xstrdup(arun_image(a, t)));
 	free(body);
 	free(family);
 	d->registering = 1;
@@ -302,7 +315,7 @@ static void
 arun_start(struct arun *r)
 {
 	const struct config	*conf = awsd_config(r->a);
-	struct aws_taskdef	*d = aws_taskdef(r->a, r->t->image);
+	struct aws_taskdef	*d = aws_taskdef(r->a, arun_image(r->a, r->t));
 	const char		**masks = NULL;
 	const char		**env;
 	size_t			 nmasks = 0, n = 0, i;
@@ -382,7 +395,7 @@ aws_task_run(struct instance *in, struct task *t, char **cause)
 	}
 	TAILQ_INSERT_TAIL(&a->runs, r, entry);
 	t->run_state = r;
-	d = aws_taskdef(a, t->image);
+	d = aws_taskdef(a, arun_image(a, t));
 	if (d->arn != NULL)
 		arun_start(r);
 	else if (!d->registering)

@@ -82,6 +82,10 @@ static const struct config_opt profile_aws_opts[] = {
 	  .help = "longest an instance may take to join the cluster" },
 	{ .key = "memory", .type = OPT_UINT, .off = POFF(memory_mb),
 	  .def = "1024", .help = "MiB reserved for each task's container" },
+	{ .key = "image", .type = OPT_STRING, .off = POFF(image),
+	  .chars = CONFIG_ALNUM "-_.:/@", .chars_help = "is not a container "
+	  "image reference", .def = "buildpack-deps:bookworm",
+	  .help = "container image of a task whose file names none" },
 };
 #undef POFF
 

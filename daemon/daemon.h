@@ -49,6 +49,7 @@ struct profile {
 	char		*spot_max_price;	/* USD/hour as text, or NULL */
 	uint64_t	 boot_timeout_ms;
 	u_int		 memory_mb;		/* reserved per task */
+	char		*image;			/* a task's, if it has none */
 	u_int		 breaker_failures;	/* failed launches in a row */
 	uint64_t	 breaker_backoff_ms;	/* the first pause */
 };

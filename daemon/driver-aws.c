@@ -191,7 +191,9 @@ awsd_run_instance(struct ainst *ai, int spot)
 
 	ai->spot = spot;
 	free(ai->token);
-	xasprintf(&ai->token, "%s%s", instance_id(ai->in), spot ? "" : "-od");
+	/* An on-demand launch in a spot pool is another request. */
+	xasprintf(&ai->token, "%s%s", instance_id(ai->in),
+	    !spot && pr->spot ? "-od" : "");
 	ud = awsd_user_data(conf);
 	memset(&l, 0, sizeof l);
 	l.daemon = conf->aws_daemon;

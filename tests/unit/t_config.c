@@ -721,7 +721,7 @@ main(void)
 	    "slots: must be at least 1", "a profile with no slots");
 	error_is(WS "profiles:\n  fast: { driver: ecs }\n", 4,
 	    "profiles.fast.driver: unknown driver 'ecs' (this beekeeperd has: "
-	    "local)", "an unknown driver, named with its profile");
+	    "local, aws)", "an unknown driver, named with its profile");
 	error_case(WS "profiles:\n  fast: { idle_timeout: soon }\n", 4,
 	    "not a duration", "an idle timeout that is not a duration");
 	error_case(WS "profiles:\n  fast: { slots: many }\n", 4,
