@@ -1,14 +1,21 @@
 /*
  * One value of beekeeperd.yml, in and out. config_set checks a scalar
- * against its option's type and stores it where the option says;
- * config_value turns it back into YAML for -n, quoted so that the output
- * is itself a config.
+ * against its option's type and stores it where the option says (and
+ * config_set_node a list, for the one option that takes a list of
+ * values); config_value turns it back into YAML for -n, quoted so that
+ * the output is itself a config, and config_print_opt prints it with its
+ * help. config_free_value frees what any option holds.
  *
  * Secrets are never in the YAML itself, only paths to files that must not
  * be readable by other users: the webhook secret, the GitHub token or App
  * key, and each entry of secrets:. One function reads them all with the
  * same checks; no error says anything of what a file holds, and -n shows
  * a secret's file and length only.
+ *
+ * Numbers (aws.spot_factor, prices) are plain decimals, never exponents,
+ * with at most NUMBER_DECIMALS digits after the point, so that the
+ * shortest fixed-point form that reads back the same always exists and
+ * -n prints what was written.
  */
 
 #include "config.h"
@@ -24,9 +31,114 @@
 #include "daemon.h"
 
 #define SECRET_FILE_MAX		4096
+#define NUMBER_DIGITS		9	/* before the point, at most */
+#define NUMBER_DECIMALS		9	/* after it */
+#define INSTANCE_TYPE_MAX	64
+#define AWS_ID_MAX		64
+
+#define LOWER		"abcdefghijklmnopqrstuvwxyz"
+#define DIGITS		"0123456789"
+#define HEX		"0123456789abcdef"
+/* What IAM allows in a name, and in an ARN's path. */
+#define IAM_CHARS	CONFIG_ALNUM "+=,.@_-"
 
 /* The drivers a profile may name. */
-static const char *config_drivers[] = { "local" };
+static const char *config_drivers[] = { "local", "aws" };
+
+/*
+ * A plain decimal number: digits, and a fraction after a '.'. No sign,
+ * exponent, hex, inf or nan, which strtod(3) would all take.
+ */
+int
+config_parse_number(const char *s, double *d)
+{
+	size_t	 n, f = 0;
+
+	n = strspn(s, DIGITS);
+	if (s[n] == '.')
+		f = strspn(s + n + 1, DIGITS);
+	if (n + f == 0 || n > NUMBER_DIGITS || f > NUMBER_DECIMALS ||
+	    s[n + (s[n] == '.' ? 1 + f : 0)] != '\0')
+		return (-1);
+	*d = strtod(s, NULL);
+	return (0);
+}
+
+/* A number as -n prints it: the fewest decimals that read back the same. */
+char *
+config_number(double d)
+{
+	char	*s;
+	double	 back;
+	int	 prec;
+
+	for (prec = 0; prec < NUMBER_DECIMALS; prec++) {
+		xasprintf(&s, "%.*f", prec, d);
+		if (config_parse_number(s, &back) == 0 && back == d)
+			return (s);
+		free(s);
+	}
+	xasprintf(&s, "%.*f", NUMBER_DECIMALS, d);
+	return (s);
+}
+
+/*
+ * An EC2 instance type as AWS names them, family.size: c5.xlarge,
+ * m7i-flex.large, u-6tb1.metal. Lowercase, starting with a letter.
+ */
+int
+config_is_instance_type(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return (n > 0 && n <= INSTANCE_TYPE_MAX && strchr(LOWER, *s) != NULL &&
+	    strspn(s, LOWER DIGITS ".-") == n &&
+	    strchr(s, '.') != NULL && s[n - 1] != '.' && s[n - 1] != '-');
+}
+
+/* An AWS resource ID: prefix (ami-, subnet-, sg-), then hex digits. */
+static int
+config_is_aws_id(const char *s, const char *prefix)
+{
+	size_t	 n = strlen(prefix);
+
+	if (strncmp(s, prefix, n) != 0)
+		return (0);
+	s += n;
+	n = strlen(s);
+	return (n > 0 && n <= AWS_ID_MAX && strspn(s, HEX) == n);
+}
+
+/*
+ * An IAM instance profile, by name (up to 128 of IAM_CHARS) or by ARN,
+ * arn:PARTITION:iam::ACCOUNT:instance-profile/[PATH/]NAME.
+ */
+static int
+config_is_iam_profile(const char *s)
+{
+	static const char	 kind[] = ":instance-profile/";
+	const char		*p;
+	size_t			 n;
+
+	if (strncmp(s, "arn:", 4) != 0) {
+		n = strlen(s);
+		return (n > 0 && n <= 128 && strspn(s, IAM_CHARS) == n);
+	}
+	p = s + 4;
+	if (strncmp(p, "aws", 3) != 0)
+		return (0);
+	p += strspn(p, LOWER "-");
+	if (strncmp(p, ":iam::", 6) != 0)
+		return (0);
+	p += 6;
+	if ((n = strspn(p, DIGITS)) != 12 ||
+	    strncmp(p + n, kind, sizeof kind - 1) != 0)
+		return (0);
+	p += n + sizeof kind - 1;
+	n = strlen(p);
+	return (n > 0 && n <= 512 && strspn(p, IAM_CHARS "/") == n &&
+	    p[n - 1] != '/');
+}
 
 /* Split host:port; IPv6 hosts are in brackets. */
 static int
@@ -263,11 +375,12 @@ config_set_value(struct config_parse *p, const struct config_opt *o,
 	int		 *ip = (int *)(base + o->off);
 	uint64_t	 *up = (uint64_t *)(base + o->off);
 	u_int		 *uip = (u_int *)(base + o->off);
-	char		**dp;
+	char		**dp, ***lst;
 	size_t		 *lp;
 	const char	 *errstr;
 	char		 *host, *port, *end;
 	unsigned long	  ul;
+	double		  d;
 	size_t		  i, len = strlen(value);
 
 	switch (o->type) {
@@ -276,8 +389,48 @@ config_set_value(struct config_parse *p, const struct config_opt *o,
 	case OPT_REPOS:
 	case OPT_BRANCHES:
 	case OPT_VARS:
+	case OPT_PRICES:
 		return (config_error(p, node, "%s: is not a single value",
 		    key));
+	case OPT_NUMBER:
+		if (config_parse_number(value, &d) != 0)
+			return (config_error(p, node, "%s: '%s' "
+			    CONFIG_NOT_A_NUMBER, key, value));
+		*(double *)(base + o->off) = d;
+		return (0);
+	case OPT_DECIMAL:
+		if (config_parse_number(value, &d) != 0)
+			return (config_error(p, node, "%s: '%s' "
+			    CONFIG_NOT_A_NUMBER, key, value));
+		if (d == 0)
+			return (config_error(p, node, "%s: must be more than 0",
+			    key));
+		break;
+	case OPT_INSTANCE_TYPE:
+		if (!config_is_instance_type(value))
+			return (config_error(p, node, "%s: '%s' "
+			    CONFIG_NOT_AN_INSTANCE_TYPE, key, value));
+		break;
+	case OPT_AWS_ID:
+	case OPT_AWS_IDS:
+		if (!config_is_aws_id(value, o->chars))
+			return (config_error(p, node, "%s: '%s' %s", key, value,
+			    o->chars_help));
+		if (o->type == OPT_AWS_ID)
+			break;
+		/* One ID where a list is expected is a list of one. */
+		config_free_value(base, o);
+		lst = (char ***)(base + o->off);
+		*lst = xcalloc(2, sizeof **lst);
+		(*lst)[0] = xstrdup(value);
+		return (0);
+	case OPT_IAM_PROFILE:
+		if (!config_is_iam_profile(value))
+			return (config_error(p, node, "%s: '%s' is not an "
+			    "instance profile: a name of letters, digits and "
+			    "'+=,.@_-', or its ARN, arn:aws:iam::ACCOUNT:"
+			    "instance-profile/NAME", key, value));
+		break;
 	case OPT_UINT:
 		errno = 0;
 		ul = strtoul(value, &end, 10);
@@ -299,7 +452,8 @@ config_set_value(struct config_parse *p, const struct config_opt *o,
 		}
 		if (i == nitems(config_drivers))
 			return (config_error(p, node, "%s: unknown driver "
-			    "'%s' (this beekeeperd has: local)", key, value));
+			    "'%s' (this beekeeperd has: local, aws)", key,
+			    value));
 		break;
 	case OPT_BOOL:
 		if (util_parse_bool(value, ip) != 0)
@@ -394,6 +548,128 @@ config_set(struct config_parse *p, const struct config_opt *o,
 	return (rv);
 }
 
+/* A list of AWS IDs: each checked, none twice; [] or nothing is none. */
+static int
+config_set_ids(struct config_parse *p, const struct config_opt *o,
+    const char *key, yaml_node_t *seq)
+{
+	char			***lst = (char ***)((char *)p->base + o->off);
+	yaml_node_item_t	  *item;
+	yaml_node_t		  *n;
+	const char		  *s;
+	size_t			   i, j;
+
+	config_free_value(p->base, o);
+	if (config_null(seq))
+		return (0);
+	i = seq->data.sequence.items.top - seq->data.sequence.items.start;
+	if (i == 0)
+		return (0);
+	/* Stored at once, so that config_free frees it if an entry fails. */
+	*lst = xcalloc(i + 1, sizeof **lst);
+	i = 0;
+	for (item = seq->data.sequence.items.start;
+	    item < seq->data.sequence.items.top; item++) {
+		n = yaml_document_get_node(&p->doc, *item);
+		if (n == NULL || n->type != YAML_SCALAR_NODE)
+			return (config_error(p, n != NULL ? n : seq, "%s: each "
+			    "entry must be a single value, not a list or "
+			    "mapping", key));
+		s = (const char *)n->data.scalar.value;
+		if (!config_is_aws_id(s, o->chars))
+			return (config_error(p, n, "%s: '%s' %s", key, s,
+			    o->chars_help));
+		for (j = 0; j < i; j++) {
+			if (strcmp((*lst)[j], s) == 0)
+				return (config_error(p, n, "%s: '%s' is listed "
+				    "twice", key, s));
+		}
+		(*lst)[i++] = xstrdup(s);
+	}
+	return (0);
+}
+
+/*
+ * Set an option from its YAML node: a scalar as config_set does, or,
+ * for the options that take one, a list.
+ */
+int
+config_set_node(struct config_parse *p, const struct config_opt *o,
+    yaml_node_t *node)
+{
+	char	*key;
+	int	 rv, list = 0;
+
+	if (o->type == OPT_AWS_IDS && (node->type == YAML_SEQUENCE_NODE ||
+	    config_null(node)))
+		list = 1;
+	else if (node->type == YAML_SCALAR_NODE)
+		return (config_set(p, o, node,
+		    (const char *)node->data.scalar.value));
+	if (p->prefix != NULL)
+		xasprintf(&key, "%s.%s", p->prefix, o->key);
+	else
+		key = xstrdup(o->key);
+	if (list)
+		rv = config_set_ids(p, o, key, node);
+	else
+		rv = config_error(p, node, "%s: must be a single value, not a "
+		    "list or mapping", key);
+	free(key);
+	return (rv);
+}
+
+/* Free what an option holds, and forget it. */
+void
+config_free_value(void *base, const struct config_opt *o)
+{
+	char			 *b = base;
+	char			**sp = (char **)(b + o->off), ***lst;
+	struct config_price	**pp;
+	size_t			 *np, i;
+
+	switch (o->type) {
+	case OPT_SECRET_FILE:
+		freezero(*(char **)(b + o->data), *(size_t *)(b + o->datalen));
+		*(char **)(b + o->data) = NULL;
+		*(size_t *)(b + o->datalen) = 0;
+		/* FALLTHROUGH */
+	case OPT_STRING:
+	case OPT_ADDRESS:
+	case OPT_URL:
+	case OPT_ENDPOINT:
+	case OPT_PATH:
+	case OPT_DRIVER:
+	case OPT_REPO:
+	case OPT_ENVNAME:
+	case OPT_DECIMAL:
+	case OPT_INSTANCE_TYPE:
+	case OPT_AWS_ID:
+	case OPT_IAM_PROFILE:
+		free(*sp);
+		*sp = NULL;
+		break;
+	case OPT_AWS_IDS:
+		lst = (char ***)(b + o->off);
+		for (i = 0; *lst != NULL && (*lst)[i] != NULL; i++)
+			free((*lst)[i]);
+		free(*lst);
+		*lst = NULL;
+		break;
+	case OPT_PRICES:
+		pp = (struct config_price **)(b + o->off);
+		np = (size_t *)(b + o->datalen);
+		for (i = 0; i < *np; i++)
+			free((*pp)[i].type);
+		free(*pp);
+		*pp = NULL;
+		*np = 0;
+		break;
+	default:
+		break;
+	}
+}
+
 /*
  * YAML reads NEL, LS and PS as line breaks, even inside a quoted value:
  * the escape that keeps one, or NULL if u does not start one.
@@ -463,8 +739,18 @@ config_value(const void *base, const struct config_opt *o)
 	char		*v;
 
 	switch (o->type) {
+	case OPT_SECTION:
+	case OPT_PROFILES:
+	case OPT_REPOS:
+	case OPT_BRANCHES:
+	case OPT_VARS:
+	case OPT_PRICES:
+	case OPT_AWS_IDS:
+		return (NULL);	/* more than one value: printed by its owner */
 	case OPT_BOOL:
 		return (xstrdup(*(const int *)(p + o->off) ? "true" : "false"));
+	case OPT_NUMBER:
+		return (config_number(*(const double *)(p + o->off)));
 	case OPT_SIZE:
 		xasprintf(&v, "%llu", (unsigned long long)
 		    *(const uint64_t *)(p + o->off));
@@ -488,4 +774,39 @@ size_t
 config_secret_len(const void *base, const struct config_opt *o)
 {
 	return (*(const size_t *)((const char *)base + o->datalen));
+}
+
+/*
+ * Print an option of base as -n shows it: "key: value\t# help", with
+ * note after the help if set, or commented out when it is not set. A
+ * list of IDs goes one to a line.
+ */
+void
+config_print_opt(const void *base, const struct config_opt *o,
+    const char *key, const char *indent, const char *note, FILE *f)
+{
+	char *const	*lst;
+	char		*value;
+	size_t		 i;
+
+	if (o->type == OPT_AWS_IDS) {
+		lst = *(char **const *)((const char *)base + o->off);
+		if (lst == NULL) {
+			fprintf(f, "%s# %s:\t\t# %s (not set)\n", indent, key,
+			    o->help);
+			return;
+		}
+		fprintf(f, "%s%s:\t\t# %s\n", indent, key, o->help);
+		for (i = 0; lst[i] != NULL; i++)
+			fprintf(f, "%s  - %s\n", indent, lst[i]);
+		return;
+	}
+	if ((value = config_value(base, o)) == NULL) {
+		fprintf(f, "%s# %s:\t\t# %s (not set)\n", indent, key,
+		    o->help);
+		return;
+	}
+	fprintf(f, "%s%s: %s\t# %s%s%s\n", indent, key, value, o->help,
+	    note != NULL ? " " : "", note != NULL ? note : "");
+	free(value);
 }

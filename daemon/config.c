@@ -8,7 +8,13 @@
  * checks across options, and loading, freeing and printing a config.
  * One value is checked, stored and printed in config-value.c, secret
  * files too; the options that are more than one value have files of
- * their own: config-profiles.c, config-projects.c and config-vars.c.
+ * their own: config-profiles.c (with aws.prices), config-projects.c and
+ * config-vars.c.
+ *
+ * Some defaults are computed: public_url and pid_file from other keys,
+ * aws.region from the environment as the AWS tools read it, and
+ * aws.daemon_name from the host name. -n prints what they came to, so
+ * that its output, read back, means the same on this machine.
  */
 
 #include "config.h"
@@ -18,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "proto.h"
@@ -25,6 +32,12 @@
 #define CONFIG_FILE_MAX		(1024 * 1024)
 
 #define DIGITS		"0123456789"
+#define REGION_CHARS	"abcdefghijklmnopqrstuvwxyz" DIGITS "-"
+#define DAEMON_CHARS	CONFIG_ALNUM "_.-"
+#define DAEMON_NAME_MAX	255		/* a tag value is at most 256 */
+#define CLUSTER_MAX	255
+#define LOG_GROUP_MAX	512
+#define LEASE_MIN_MS	(2 * 60 * 1000)
 
 #define OFF(f)	offsetof(struct config, f)
 static const struct config_opt config_opts[] = {
@@ -91,6 +104,47 @@ static const struct config_opt config_opts[] = {
 	{ .key = "bus.unauthenticated_remote", .type = OPT_BOOL,
 	  .off = OFF(bus_unauthenticated_remote), .def = "false",
 	  .help = "without CURVE, bind beyond loopback all the same" },
+	{ .key = "aws", .type = OPT_SECTION,
+	  .help = "AWS, for the pools of driver aws" },
+	{ .key = "aws.region", .type = OPT_STRING, .off = OFF(aws_region),
+	  .chars = REGION_CHARS, .chars_help = "is not a region (lowercase "
+	  "letters, digits and '-', as in eu-west-1)",
+	  .help = "AWS region, else AWS_REGION or AWS_DEFAULT_REGION" },
+	{ .key = "aws.endpoint_url", .type = OPT_URL,
+	  .off = OFF(aws_endpoint_url), .flags = OPT_NOSLASH,
+	  .help = "one endpoint for EC2, ECS and CloudWatch Logs, else AWS's" },
+	{ .key = "aws.profile", .type = OPT_STRING, .off = OFF(aws_profile),
+	  .chars = CONFIG_ALNUM "-_.@+=,:/", .chars_help = "is not a profile "
+	  "name (letters, digits and '-_.@+=,:/')",
+	  .help = "profile of the shared files, else AWS_PROFILE or default" },
+	{ .key = "aws.cluster", .type = OPT_STRING, .off = OFF(aws_cluster),
+	  .chars = CONFIG_ALNUM "-_", .chars_help = "is not a cluster name "
+	  "(letters, digits, '-' and '_')", .def = "beekeeper",
+	  .help = "ECS cluster that the instances join" },
+	{ .key = "aws.log_group", .type = OPT_STRING, .off = OFF(aws_log_group),
+	  .chars = CONFIG_ALNUM "_/.#-", .chars_help = "is not a log group "
+	  "name (letters, digits, '_', '/', '.', '#' and '-')",
+	  .def = "/beekeeper/tasks",
+	  .help = "CloudWatch Logs group of the tasks' output" },
+	{ .key = "aws.daemon_name", .type = OPT_STRING, .off = OFF(aws_daemon),
+	  .chars = DAEMON_CHARS, .chars_help = "is not a daemon name "
+	  "(letters, digits, '_', '.' and '-')",
+	  .help = "beekeeper:daemon tag of its instances, else the host name" },
+	{ .key = "aws.lease", .type = OPT_DURATION, .off = OFF(aws_lease_ms),
+	  .def = "30m",
+	  .help = "how far ahead an instance's lease tag reaches, 2m or more" },
+	{ .key = "aws.reconcile_interval", .type = OPT_DURATION,
+	  .off = OFF(aws_reconcile_ms), .def = "1m",
+	  .help = "how often the cloud is checked against the pools" },
+	{ .key = "aws.spot_factor", .type = OPT_NUMBER,
+	  .off = OFF(aws_spot_factor), .def = "0.35",
+	  .help = "spot price as a part of on demand, if not in spot_prices" },
+	{ .key = "aws.prices", .type = OPT_PRICES, .off = OFF(aws_prices),
+	  .datalen = OFF(naws_prices),
+	  .help = "on-demand USD/hour by instance type, over the built-in" },
+	{ .key = "aws.spot_prices", .type = OPT_PRICES,
+	  .off = OFF(aws_spot_prices), .datalen = OFF(naws_spot_prices),
+	  .help = "spot USD per hour by instance type" },
 	{ .key = "profiles", .type = OPT_PROFILES,
 	  .help = "pools of machines, one per profile; see below" },
 	{ .key = "projects", .type = OPT_SECTION,
@@ -246,6 +300,9 @@ config_walk(struct config_parse *p, yaml_node_t *map, const char *prefix)
 		case OPT_VARS:
 			rv = config_vars(p, o, v);
 			break;
+		case OPT_PRICES:
+			rv = config_prices(p, o, v);
+			break;
 		case OPT_SECTION:
 			if (v->type != YAML_MAPPING_NODE)
 				rv = config_error(p, v, "%s: must be a mapping",
@@ -268,6 +325,48 @@ config_walk(struct config_parse *p, yaml_node_t *map, const char *prefix)
 	return (rv);
 }
 
+/*
+ * aws.region as the AWS CLI and SDKs find it when the file does not say,
+ * and aws.daemon_name from the host name, which is one per machine and
+ * so tells apart the daemons that share an account.
+ */
+static int
+config_default_aws(struct config_parse *p)
+{
+	struct config	*c = p->conf;
+	const char	*var, *env;
+	char		 host[256];
+	size_t		 n;
+
+	if (c->aws_region == NULL) {
+		var = "AWS_REGION";
+		if ((env = getenv(var)) == NULL || *env == '\0') {
+			var = "AWS_DEFAULT_REGION";
+			env = getenv(var);
+		}
+		if (env != NULL && *env != '\0') {
+			if (strspn(env, REGION_CHARS) != strlen(env))
+				return (config_error(p, NULL, "aws.region: %s "
+				    "in the environment is not a region "
+				    "(lowercase letters, digits and '-'): set "
+				    "aws.region, or %s right", var, var));
+			c->aws_region = xstrdup(env);
+		}
+	}
+	if (c->aws_daemon == NULL) {
+		if (gethostname(host, sizeof host) != 0)
+			*host = '\0';
+		host[sizeof host - 1] = '\0';
+		n = strlen(host);
+		if (n == 0 || n > DAEMON_NAME_MAX ||
+		    strspn(host, DAEMON_CHARS) != n)
+			c->aws_daemon = xstrdup("beekeeperd");
+		else
+			c->aws_daemon = xstrdup(host);
+	}
+	return (0);
+}
+
 static int
 config_defaults(struct config_parse *p)
 {
@@ -281,7 +380,7 @@ config_defaults(struct config_parse *p)
 		if (config_set(p, o, NULL, o->def) != 0)
 			return (-1);
 	}
-	if (config_default_profile(p) != 0)
+	if (config_default_profile(p) != 0 || config_default_aws(p) != 0)
 		return (-1);
 	if (p->conf->public_url == NULL) {
 		xasprintf(&p->conf->public_url, "http://%s",
@@ -369,6 +468,55 @@ config_check_bus(struct config_parse *p)
 }
 
 /*
+ * A lease is renewed each reconcile, so two must fit in one: an instance
+ * whose renewal is missed once is not yet taken for another daemon's
+ * leftover. What AWS would refuse later is refused here, with its line.
+ */
+static int
+config_check_aws(struct config_parse *p)
+{
+	const struct config	*c = p->conf;
+	char			*v;
+	size_t			 line;
+	int			 rv;
+
+	if (c->aws_lease_ms < LEASE_MIN_MS)
+		return (config_error_at(p, config_line(p, "aws.lease"),
+		    "aws.lease: must be at least 2m"));
+	if (c->aws_reconcile_ms == 0)
+		return (config_error_at(p, config_line(p,
+		    "aws.reconcile_interval"), "aws.reconcile_interval: must "
+		    "not be 0"));
+	if (c->aws_reconcile_ms * 2 >= c->aws_lease_ms) {
+		if ((line = config_line(p, "aws.reconcile_interval")) == 0)
+			line = config_line(p, "aws.lease");
+		return (config_error_at(p, line, "aws.reconcile_interval: "
+		    "must be less than half of aws.lease, so that a lease is "
+		    "renewed before it runs out"));
+	}
+	if (!(c->aws_spot_factor > 0 && c->aws_spot_factor <= 1)) {
+		v = config_number(c->aws_spot_factor);
+		rv = config_error_at(p, config_line(p, "aws.spot_factor"),
+		    "aws.spot_factor: '%s' must be more than 0 and at most 1",
+		    v);
+		free(v);
+		return (rv);
+	}
+	if (strlen(c->aws_cluster) > CLUSTER_MAX)
+		return (config_error_at(p, config_line(p, "aws.cluster"),
+		    "aws.cluster: longer than %d characters", CLUSTER_MAX));
+	if (strlen(c->aws_log_group) > LOG_GROUP_MAX)
+		return (config_error_at(p, config_line(p, "aws.log_group"),
+		    "aws.log_group: longer than %d characters",
+		    LOG_GROUP_MAX));
+	if (strlen(c->aws_daemon) > DAEMON_NAME_MAX)
+		return (config_error_at(p, config_line(p, "aws.daemon_name"),
+		    "aws.daemon_name: longer than %d characters",
+		    DAEMON_NAME_MAX));
+	return (config_check_profiles(p));
+}
+
+/*
  * Load and check a configuration file. Returns NULL with *cause set to
  * "FILE:LINE: reason" (the caller frees it) if anything is wrong.
  */
@@ -417,7 +565,6 @@ config_load(const char *file, char **cause)
 		rv = config_walk(&p, root, "");
 	else
 		rv = 0;		/* an empty file means every default */
-	yaml_document_delete(&p.doc);
 	if (rv == 0)
 		rv = config_defaults(&p);
 	if (rv == 0)
@@ -425,7 +572,10 @@ config_load(const char *file, char **cause)
 	if (rv == 0)
 		rv = config_check_bus(&p);
 	if (rv == 0)
+		rv = config_check_aws(&p);	/* points into p.doc */
+	if (rv == 0)
 		config_order_vars(p.conf);
+	yaml_document_delete(&p.doc);
 
 out:
 	free(text);
@@ -448,23 +598,10 @@ config_free(struct config *conf)
 		return;
 	for (i = 0; i < nitems(config_opts); i++) {
 		o = &config_opts[i];
-		switch (o->type) {
-		case OPT_SECRET_FILE:
-			freezero(*(char **)((char *)conf + o->data),
-			    *(size_t *)((char *)conf + o->datalen));
-			/* FALLTHROUGH */
-		case OPT_STRING:
-		case OPT_ADDRESS:
-		case OPT_URL:
-		case OPT_ENDPOINT:
-		case OPT_PATH:
-		case OPT_REPO:
-		case OPT_ENVNAME:
-			free(*(char **)((char *)conf + o->off));
-			break;
-		default:
-			break;
-		}
+		if (o->type != OPT_SECTION && o->type != OPT_PROFILES &&
+		    o->type != OPT_REPOS && o->type != OPT_BRANCHES &&
+		    o->type != OPT_VARS)
+			config_free_value(conf, o);
 	}
 	config_free_profiles(conf);
 	config_free_projects(conf);
@@ -482,7 +619,7 @@ config_print(const struct config *conf, FILE *f)
 {
 	const struct config_opt	*o;
 	const char		*key, *dot, *indent;
-	char			*value;
+	char			*note;
 	size_t			 i;
 
 	fprintf(f, "# effective configuration of %s\n", conf->path);
@@ -507,19 +644,17 @@ config_print(const struct config *conf, FILE *f)
 		case OPT_VARS:
 			config_print_vars(conf, o, f);
 			continue;
+		case OPT_PRICES:
+			config_print_prices(conf, o, key, f);
+			continue;
 		default:
 			break;
 		}
-		if ((value = config_value(conf, o)) == NULL) {
-			fprintf(f, "%s# %s:\t\t# %s (not set)\n", indent, key,
-			    o->help);
-			continue;
-		}
-		fprintf(f, "%s%s: %s\t# %s", indent, key, value, o->help);
+		note = NULL;
 		if (o->type == OPT_SECRET_FILE)
-			fprintf(f, " (secret read, %zu bytes, not shown)",
+			xasprintf(&note, "(secret read, %zu bytes, not shown)",
 			    config_secret_len(conf, o));
-		fputc('\n', f);
-		free(value);
+		config_print_opt(conf, o, key, indent, note, f);
+		free(note);
 	}
 }

@@ -155,6 +155,10 @@ void		 config_print(const struct config *, FILE *);
 			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 #define CONFIG_NOT_A_REPO \
 	"is not a repository: owner/name, as in beeware/toga"
+#define CONFIG_NOT_A_NUMBER \
+	"is not a number: digits, and up to 9 more after a '.', as in 0.35"
+#define CONFIG_NOT_AN_INSTANCE_TYPE \
+	"is not an EC2 instance type, as in c5.xlarge"
 enum config_opt_type {
 	OPT_SECTION,
 	OPT_STRING,		/* .chars, if set, are all it may hold */
@@ -170,10 +174,17 @@ enum config_opt_type {
 	OPT_DRIVER,
 	OPT_REPO,		/* owner/name */
 	OPT_ENVNAME,		/* an environment variable's name */
+	OPT_NUMBER,		/* a decimal number >= 0, as a double */
+	OPT_DECIMAL,		/* a decimal number > 0, kept as text */
+	OPT_INSTANCE_TYPE,	/* an EC2 instance type, c5.xlarge */
+	OPT_AWS_ID,		/* .chars, then hex digits: ami-0abc... */
+	OPT_AWS_IDS,		/* a list of OPT_AWS_ID (or one), NULL-ended */
+	OPT_IAM_PROFILE,	/* an instance profile's name or ARN */
 	OPT_PROFILES,
 	OPT_REPOS,		/* projects.approved */
 	OPT_BRANCHES,		/* projects.push_branches */
-	OPT_VARS		/* variables:, or secrets: with OPT_SECRET */
+	OPT_VARS,		/* variables:, or secrets: with OPT_SECRET */
+	OPT_PRICES		/* instance type to USD/hour; count: .datalen */
 };
 #define OPT_NOSLASH	0x01	/* URL: one trailing '/' is dropped */
 #define OPT_TOKEN	0x02	/* secret: one word, as it goes in a header */
@@ -216,9 +227,14 @@ int		 config_null(yaml_node_t *);
 const struct profile *config_profile(const struct config *, const char *);
 int		 config_profiles(struct config_parse *, yaml_node_t *);
 int		 config_default_profile(struct config_parse *);
+int		 config_check_profiles(struct config_parse *);
 void		 config_print_profiles(const struct config *,
 		    const struct config_opt *, FILE *);
 void		 config_free_profiles(struct config *);
+int		 config_prices(struct config_parse *, const struct config_opt *,
+		    yaml_node_t *);
+void		 config_print_prices(const struct config *,
+		    const struct config_opt *, const char *, FILE *);
 
 /* config-projects.c */
 int		 config_repos(struct config_parse *, const struct config_opt *,
@@ -234,12 +250,20 @@ void		 config_free_projects(struct config *);
 /* config-value.c */
 int		 config_set(struct config_parse *, const struct config_opt *,
 		    yaml_node_t *, const char *);
+int		 config_set_node(struct config_parse *,
+		    const struct config_opt *, yaml_node_t *);
+void		 config_free_value(void *, const struct config_opt *);
+int		 config_parse_number(const char *, double *);
+char		*config_number(double);
+int		 config_is_instance_type(const char *);
 int		 config_is_repo(const char *);
 int		 config_is_loopback_endpoint(const char *);
 int		 config_is_endpoint(const char *);
 char		*config_quote(const char *);
 char		*config_value(const void *, const struct config_opt *);
 size_t		 config_secret_len(const void *, const struct config_opt *);
+void		 config_print_opt(const void *, const struct config_opt *,
+		    const char *, const char *, const char *, FILE *);
 
 /* config-vars.c */
 int		 config_var_reserved(const char *);

@@ -9,6 +9,10 @@
 # daemon's stderr (the first is "@CONFIG@:LINE:"). In both files @DIR@ is
 # a temporary directory, @SECRET@ a 0600 secret file, @SECRET_0644@ a
 # secret file readable by everyone, @CONFIG@ the config file's path.
+#
+# aws.region defaults to AWS_REGION, else AWS_DEFAULT_REGION: both are
+# unset here, so that a developer's shell cannot change what a case
+# means, and set only for the checks of that default.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +22,9 @@ cases=$(cd "$BK_DATA/config" && ls -- *.yml 2>/dev/null)
 [ -n "$cases" ] || skip_all "no cases in $BK_DATA/config"
 ncases=$(printf '%s\n' "$cases" | wc -l)
 
-plan $((18 + 3 * ncases))
+unset AWS_REGION AWS_DEFAULT_REGION
+
+plan $((43 + 3 * ncases))
 
 bk_tmpdir
 mkdir -p "$BK_STATE"
@@ -95,6 +101,77 @@ printf '%s\n' "$out" >"$BK_DIR/effective.yml"
     >"$BK_DIR/got"
 same_text "$BK_DIR/got" "$BK_DIR/want" \
     "-n output with a token read back with -n gives the same config"
+
+# ------------------------------------------------------------------- aws
+
+bk_config_text \
+    "aws:" \
+    "  region: eu-west-1" \
+    "  endpoint_url: http://127.0.0.1:9/" \
+    "  lease: 10m" \
+    "  spot_factor: 0.5" \
+    "  prices:" \
+    "    c5.xlarge: 0.2" \
+    "    m5.large: 0.1" \
+    "profiles:" \
+    "  default: { slots: 1, breaker_failures: 5 }" \
+    "  fast:" \
+    "    driver: aws" \
+    "    instance_type: c5.xlarge" \
+    "    ami: ami-0123456789abcdef0" \
+    "    security_groups: [sg-0123456789abcdef0, sg-0fedcba9]" \
+    "    iam_instance_profile: beekeeper-ci" \
+    "    spot: true" \
+    "    memory: 2048" >"$BK_DIR/aws.yml"
+out=$("$BEEKEEPERD" -n -f "$BK_DIR/aws.yml" 2>"$BK_DIR/err")
+is "$?" 0 "-n on a config with an aws profile exits 0"
+like "$out" '^aws:' "-n prints the aws section"
+like "$out" "^  region: *\"?eu-west-1$end" "-n prints aws.region"
+like "$out" "^  endpoint_url: *\"?http://127\.0\.0\.1:9$end" \
+    "-n prints aws.endpoint_url without its trailing /"
+like "$out" "^  cluster: *\"?beekeeper$end" "-n prints the default cluster"
+like "$out" "^  log_group: *\"?/beekeeper/tasks$end" \
+    "-n prints the default log_group"
+host=$(uname -n)
+like "$out" "^  daemon_name: *\"?($host|beekeeperd)$end" \
+    "-n prints daemon_name, from the host name"
+like "$out" "^  lease: *\"?(10m|600000ms)$end" "-n prints aws.lease as set"
+like "$out" "^  reconcile_interval: *\"?(1m|60s|60000ms)$end" \
+    "-n prints the default reconcile_interval"
+like "$out" "^  spot_factor: *\"?0\.5$end" "-n prints aws.spot_factor"
+like "$out" "^    c5\.xlarge: *\"?0\.2$end" "-n prints aws.prices"
+like "$out" "^  spot_prices: *\{\}$end" "-n prints no spot_prices"
+like "$out" "^    driver: *\"?aws$end" "-n prints driver aws"
+like "$out" "^    instance_type: *\"?c5\.xlarge\"?[[:space:]]*#.*0\.2 USD" \
+    "-n prints instance_type with its price from aws.prices"
+like "$out" "^    ami: *\"?ami-0123456789abcdef0$end" "-n prints ami"
+like "$out" "^      - *\"?sg-0fedcba9$end" "-n prints security_groups"
+like "$out" "^    iam_instance_profile: *\"?beekeeper-ci$end" \
+    "-n prints iam_instance_profile"
+like "$out" "^    spot_fallback: *\"?(true|yes)$end" \
+    "-n prints the default spot_fallback"
+like "$out" "^    boot_timeout: *\"?(10m|600000ms)$end" \
+    "-n prints the default boot_timeout"
+like "$out" "^    memory: *\"?2048$end" "-n prints memory as set"
+like "$out" "^    breaker_failures: *\"?5$end" \
+    "-n prints breaker_failures of a local profile"
+is "$(printf '%s\n' "$out" | grep -c '^ *instance_type:')" 1 \
+    "-n prints the aws keys of aws profiles only"
+printf '%s\n' "$out" >"$BK_DIR/effective.yml"
+"$BEEKEEPERD" -n -f "$BK_DIR/effective.yml" 2>&1 | grep -v '^#' >"$BK_DIR/got"
+printf '%s\n' "$out" | grep -v '^#' >"$BK_DIR/want"
+same_text "$BK_DIR/got" "$BK_DIR/want" \
+    "-n output with aws read back with -n gives the same config"
+
+# Without aws.region, the environment's, as the AWS tools read it.
+grep -v '^  region:' "$BK_DIR/aws.yml" >"$BK_DIR/noregion.yml"
+out=$(AWS_REGION=ap-south-1 AWS_DEFAULT_REGION=us-west-2 \
+    "$BEEKEEPERD" -n -f "$BK_DIR/noregion.yml" 2>&1)
+like "$out" "^  region: *\"?ap-south-1$end" "aws.region defaults to AWS_REGION"
+out=$(AWS_DEFAULT_REGION=us-west-2 \
+    "$BEEKEEPERD" -n -f "$BK_DIR/noregion.yml" 2>&1)
+like "$out" "^  region: *\"?us-west-2$end" \
+    "aws.region defaults to AWS_DEFAULT_REGION without AWS_REGION"
 
 # ----------------------------------------------------------- bad configs
 
