@@ -1225,4 +1225,7 @@ void		 cost_meter_advance(struct cost_meter *, uint64_t, u_int,
 void		 cost_meter_end(struct cost_meter *, uint64_t, int64_t *,
 		    int64_t *);
 
+/* reap.c */
+int		 reap_main(const struct config *, int);
+
 #endif /* DAEMON_H */

@@ -53,7 +53,7 @@ struct beekeeperd {
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: beekeeperd [-dnv] [-f file]\n");
+	fprintf(stderr, "usage: beekeeperd [-dnRv] [-f file]\n");
 	exit(1);
 }
 
@@ -261,9 +261,10 @@ main(int argc, char **argv)
 	struct beekeeperd	 bk;
 	const char		*file = BEEKEEPERD_CONF;
 	char			*cause = NULL, *abs = NULL;
-	int			 ch, debug = 0, check = 0, verbose = 0;
+	int			 ch, debug = 0, check = 0, reap = 0, verbose = 0;
+	int			 rc;
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nRv")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -273,6 +274,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'R':
+			reap = 1;
 			break;
 		case 'v':
 			verbose++;
@@ -284,10 +288,15 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 
-	log_init("beekeeperd", 1, LOG_LEVEL_INFO + verbose);
+	/*
+	 * A sweep run from cron says only what went wrong: AWS's retries
+	 * are for -v, or every throttled call would mail someone.
+	 */
+	log_init("beekeeperd", 1, (reap ? LOG_LEVEL_WARN : LOG_LEVEL_INFO) +
+	    verbose);
 	memset(&bk, 0, sizeof bk);
 	/* Detaching changes to /: SIGHUP must find the same file. */
-	if (!check && *file != '/') {
+	if (!check && !reap && *file != '/') {
 		if ((abs = realpath(file, NULL)) == NULL)
 			fatal("%s", file);
 		file = abs;
@@ -296,6 +305,12 @@ main(int argc, char **argv)
 	if ((bk.conf = config_load(file, &cause)) == NULL) {
 		fprintf(stderr, "%s\n", cause);
 		exit(1);
+	}
+	/* -R: the sweep of expired leases, then exit; -n makes it a dry run. */
+	if (reap) {
+		rc = reap_main(bk.conf, check);
+		config_free(bk.conf);
+		exit(rc);
 	}
 	if (check) {
 		config_print(bk.conf, stdout);

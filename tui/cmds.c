@@ -107,6 +107,10 @@ const struct cmd_entry cmd_table[] = {
 	      "[--no-sandbox] [--json] [dir]",
 	  .help = "run a checkout's pipeline on this machine, without a daemon",
 	  .exec = cmd_run },
+	{ .name = "reap", .usage = "[--dry-run] [-f file]",
+	  .help = "terminate the EC2 instances whose lease has expired "
+	      "(beekeeperd -R)",
+	  .exec = cmd_reap },
 	{ .name = NULL }
 };
 

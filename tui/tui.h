@@ -41,6 +41,9 @@ int		 cmd_keygen(int, char **);
 /* run.c */
 int		 cmd_run(int, char **);
 
+/* reap.c */
+int		 cmd_reap(int, char **);
+
 /* client.c */
 #define CLIENT_TIMEOUT_MS	5000
 const char	*client_endpoint(void);
