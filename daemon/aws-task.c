@@ -124,12 +124,13 @@ arun_free(struct arun *r)
 static void
 arun_finish(struct arun *r)
 {
-	struct engine	*e = pools_engine(r->a->pools);
-	struct task	*t = r->t;
-	enum arun_end	 end = r->end;
-	enum task_state	 state = r->end_state;
-	int		 status = r->end_status;
-	char		*reason = r->end_reason;
+	struct engine		*e = pools_engine(r->a->pools);
+	const struct profile	*pr;
+	struct task		*t = r->t;
+	enum arun_end		 end = r->end;
+	enum task_state		 state = r->end_state;
+	int			 status = r->end_status;
+	char			*reason = r->end_reason;
 
 	r->end_reason = NULL;
 	if (r->cancelled && !(end == ARUN_DONE && state == TASK_PASSED)) {
@@ -138,6 +139,9 @@ arun_finish(struct arun *r)
 		free(reason);
 		reason = xstrdup("cancelled");
 	}
+	if (end == ARUN_RETRY && r->ai->spot && (pr = config_profile(
+	    awsd_config(r->a), t->profile)) != NULL && pr->spot_fallback)
+		t->on_demand = 1;
 	arun_free(r);
 	if (end == ARUN_RETRY)
 		engine_task_retry(e, t, reason);

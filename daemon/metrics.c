@@ -76,6 +76,8 @@ static int	metrics_bus_start(struct metrics_scrape *,
 		    const struct metrics_family *);
 static int	metrics_bus_subscribers(struct metrics_scrape *,
 		    const struct metrics_family *);
+static int	metrics_aws(struct metrics_scrape *,
+		    const struct metrics_family *);
 
 static const struct metrics_family metrics_families[] = {
 	{ .name = "beekeeper_up", .type = "gauge",
@@ -143,6 +145,25 @@ static const struct metrics_family metrics_families[] = {
 	  .help = "Connections to the bus's publish socket whose handshake "
 	  "succeeded (with CURVE, whose key was accepted).",
 	  .emit = metrics_bus_subscribers },
+	{ .name = "beekeeper_aws_reconcile_passes_total", .type = "counter",
+	  .help = "Reconcile passes of the aws pools with EC2 completed; no "
+	  "sample without an aws pool.",
+	  .key = "passes", .emit = metrics_aws },
+	{ .name = "beekeeper_aws_reconcile_milliseconds", .type = "gauge",
+	  .help = "How long the last reconcile pass took, every page of "
+	  "DescribeInstances included.",
+	  .key = "last_ms", .emit = metrics_aws },
+	{ .name = "beekeeper_aws_instances_known", .type = "gauge",
+	  .help = "EC2 instances the aws driver follows, those it is ending "
+	  "included.",
+	  .key = "known", .emit = metrics_aws },
+	{ .name = "beekeeper_aws_retries_total", .type = "counter",
+	  .help = "AWS calls sent again after throttling, a 5xx or a network "
+	  "error.",
+	  .key = "retries", .emit = metrics_aws },
+	{ .name = "beekeeper_aws_errors_total", .type = "counter",
+	  .help = "AWS calls that failed for good.",
+	  .key = "errors", .emit = metrics_aws },
 };
 
 /* A label value, escaped as the format asks. */
@@ -353,6 +374,32 @@ metrics_bus_subscribers(struct metrics_scrape *s,
 	if (s->m->bus != NULL)
 		metrics_sample(s, NULL, NULL, NULL, NULL,
 		    (int64_t)bus_subscribers(s->m->bus));
+	return (0);
+}
+
+/* The aws driver's figures, when it runs. */
+static int
+metrics_aws(struct metrics_scrape *s, const struct metrics_family *f)
+{
+	struct awsd	*a = awsd_get();
+	uint64_t	 passes, last_ms, retries, errors;
+	size_t		 known;
+	int		 quota;
+
+	if (a == NULL)
+		return (0);
+	awsd_stats(a, &passes, &last_ms, &known);
+	aws_stats(a->aws, &retries, &errors, &quota);
+	if (strcmp(f->key, "passes") == 0)
+		metrics_sample(s, NULL, NULL, NULL, NULL, (int64_t)passes);
+	else if (strcmp(f->key, "last_ms") == 0)
+		metrics_sample(s, NULL, NULL, NULL, NULL, (int64_t)last_ms);
+	else if (strcmp(f->key, "known") == 0)
+		metrics_sample(s, NULL, NULL, NULL, NULL, (int64_t)known);
+	else if (strcmp(f->key, "retries") == 0)
+		metrics_sample(s, NULL, NULL, NULL, NULL, (int64_t)retries);
+	else
+		metrics_sample(s, NULL, NULL, NULL, NULL, (int64_t)errors);
 	return (0);
 }
 

@@ -636,17 +636,22 @@ pool_instance_failed(struct instance *in, const char *cause)
 void
 pool_instance_lost(struct instance *in, const char *why)
 {
-	struct engine	*e = in->pool->pools->engine;
-	struct task	*t;
-	u_int		 i;
+	const struct profile	*pr = pool_profile(in->pool);
+	struct engine		*e = in->pool->pools->engine;
+	struct task		*t;
+	u_int			 i;
 
 	if (in->state >= INSTANCE_TERMINATED)
 		return;
 	if (in->state < INSTANCE_READY)
 		pool_launch_failed(in->pool, why);
 	for (i = 0; i < in->slots; i++) {
-		if ((t = in->tasks[i]) != NULL)
-			engine_task_retry(e, t, why);
+		if ((t = in->tasks[i]) == NULL)
+			continue;
+		/* Spot went once: the profile may want on-demand now. */
+		if (in->preemptible && pr != NULL && pr->spot_fallback)
+			t->on_demand = 1;
+		engine_task_retry(e, t, why);
 	}
 	instance_set_state(in, INSTANCE_LOST, why);
 }

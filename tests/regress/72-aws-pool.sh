@@ -334,7 +334,7 @@ cloud=$(bk --json instances | "$BK_PYTHON" -c '
 import json, sys
 print([i["cloud_id"] for i in json.load(sys.stdin)["instances"]
        if i["id"] == sys.argv[1]][0])' "$inst")
-is "$(state "[i['spot'] for i in d['instances'] if i['id'] == '$cloud']")" \
+is "$(state "[bool(i['spot']) for i in d['instances'] if i['id'] == '$cloud']")" \
     "[True]" "EC2 says it is spot"
 curl -s -o /dev/null -X POST -d "{\"instance\":\"$cloud\"}" \
     "$BK_AWS_URL/_fake/spot-interrupt"
@@ -354,7 +354,7 @@ is "$(bk --json build "$id" | "$BK_PYTHON" -c '
 import json, sys
 print([t["attempt"] for t in json.load(sys.stdin)["tasks"]])')" \
     "[2]" "its second attempt"
-is "$(state "d['instances'][-1]['spot']")" False \
+is "$(state "bool(d['instances'][-1]['spot'])")" False \
     "on an on-demand instance, launched for it (spot_fallback)"
 
 # ---------------------------------------------------- the breaker
