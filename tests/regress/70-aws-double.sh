@@ -27,7 +27,7 @@ KEY=AKIDEXAMPLE
 SECRET=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 AMI=ami-0123456789abcdef0
 
-plan 82
+plan 84
 
 bk_tmpdir
 OUT=$BK_DIR/cli.out
@@ -351,10 +351,15 @@ is "$(j 'c = d["containerInstances"][0]; r = {x["name"]: x["integerValue"]
     for x in c["remainingResources"]}; "%d %d" % (c["runningTasksCount"],
     r["MEMORY"])')" "1 1811" \
     "a running task counts on its container instance and holds its memory"
+awsc ecs list-tasks --cluster bees --container-instance "$CI"
+is "$(j 'd["taskArns"]')" "['$T3']" \
+    "list-tasks: the task running on a container instance"
 awsc ecs stop-task --cluster bees --task "$T3" --reason "cancelled by test"
 is "$(j '"%s / %s" % (d["task"]["desiredStatus"], d["task"]["stoppedReason"])')" \
     "STOPPED / cancelled by test" "stop-task: desired STOPPED, with the reason"
 bk_wait_for 20 st_true "$(task_of "${T3##*/}")['lastStatus'] == 'STOPPED'"
+awsc ecs list-tasks --cluster bees --container-instance "$CI"
+is "$(j 'd["taskArns"]')" "[]" "... and once stopped, not any more"
 awsc ecs describe-tasks --cluster bees --tasks "$T3"
 is "$(j 't = d["tasks"][0]; "%s %s %s" % (t["lastStatus"], t["stopCode"],
     t["containers"][0]["exitCode"])')" "STOPPED UserInitiated 143" \
