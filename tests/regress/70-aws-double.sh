@@ -352,7 +352,7 @@ is "$(j 'c = d["containerInstances"][0]; r = {x["name"]: x["integerValue"]
     r["MEMORY"])')" "1 1811" \
     "a running task counts on its container instance and holds its memory"
 awsc ecs list-tasks --cluster bees --container-instance "$CI"
-is "$(j 'd["taskArns"]')" "['$T3']" \
+is "$(j 'd["taskArns"]')" "[\"$T3\"]" \
     "list-tasks: the task running on a container instance"
 awsc ecs stop-task --cluster bees --task "$T3" --reason "cancelled by test"
 is "$(j '"%s / %s" % (d["task"]["desiredStatus"], d["task"]["stoppedReason"])')" \

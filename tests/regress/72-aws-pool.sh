@@ -79,6 +79,7 @@ fault() {
 	curl -s -o /dev/null -X POST -d "$1" "$BK_AWS_URL/_fake/fault"
 }
 bk() {
+	# shellcheck disable=SC2153 # set by make check
 	"$BEEKEEPER" -c "$BK_CONTROL" -k "$BK_STATE/control.key" "$@"
 }
 # pool_field KEY: a member of the default pool, from beekeeper --json.
