@@ -104,7 +104,9 @@ arun_free(struct arun *r)
 		ev_timer_del(r->timeout);
 	if (r->fd != -1) {
 		buf_init(&out, 0);
-		if (mask_flush(r->mask, &out) == 0 && out.len > 0 &&
+		/* No mask: it never started, so nothing was written. */
+		if (r->mask != NULL && mask_flush(r->mask, &out) == 0 &&
+		    out.len > 0 &&
 		    write(r->fd, out.data, out.len) < 0)
 			log_warn("aws: task log: %s", strerror(errno));
 		buf_release(&out);

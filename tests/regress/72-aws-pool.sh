@@ -23,7 +23,7 @@ bk_require_daemon
     skip_all "no $BK_PYTHON to run the AWS double"
 command -v curl >/dev/null 2>&1 || skip_all "curl not found"
 command -v git >/dev/null 2>&1 || skip_all "git is not installed"
-plan 56
+plan 58
 
 : "${BK_TEST_TIMEOUT:=600}"
 bk_tmpdir
@@ -357,6 +357,24 @@ print([t["attempt"] for t in json.load(sys.stdin)["tasks"]])')" \
     "[2]" "its second attempt"
 is "$(state "bool(d['instances'][-1]['spot'])")" False \
     "on an on-demand instance, launched for it (spot_fallback)"
+
+# ------------------------------------------- an error, in its task
+
+fault '{"action":"RegisterTaskDefinition","error":"ClientException","count":1}'
+cat >"$repo/beekeeper.yml" <<'YML'
+push:
+  - test:
+      image: example/builder:2
+      run: echo never
+YML
+sha=$(bk_repo_commit "$repo" "an image ECS refuses")
+bk_push "$repo" acme/burst b-7
+id=$(bk_wait_build "$sha")
+ok "ECS refusing the task definition ends the build" \
+    bk_wait_for 30 bk_build_done "$id"
+like "$(bk_sql "SELECT state || ': ' || reason FROM tasks WHERE build_id = $id")" \
+    "^errored: ECS RegisterTaskDefinition failed: ClientException \\(HTTP 400\\): " \
+    "the task says why, in AWS's words"
 
 # ---------------------------------------------------- the breaker
 
