@@ -1228,4 +1228,91 @@ void		 cost_meter_end(struct cost_meter *, uint64_t, int64_t *,
 /* reap.c */
 int		 reap_main(const struct config *, int);
 
+/*
+ * pool.c, pool-cost.c and pool-admin.c: a pool's insides, shared by the
+ * three files only; drivers go through pool.c's functions.
+ */
+#define POOL_PROJECTS_MAX	256
+enum instance_state {
+	INSTANCE_REQUESTED,
+	INSTANCE_BOOTING,
+	INSTANCE_READY,
+	INSTANCE_DRAINING,
+	INSTANCE_TERMINATING,
+	INSTANCE_TERMINATED,
+	INSTANCE_LOST
+};
+
+
+struct instance {
+	char			*id;
+	char			*cloud_id;	/* the driver's name, or NULL */
+	struct pool		*pool;
+	enum instance_state	 state;
+	u_int			 slots;
+	u_int			 used;
+	struct task		**tasks;	/* slots of them, NULL: free */
+	int			 preemptible;	/* spot */
+	int			 on_demand;	/* launched for a retried task */
+	uint64_t		 launched;	/* loop ms */
+	int64_t			 launched_at;	/* wall ms */
+	uint64_t		 idle_since;	/* loop ms */
+	uint64_t		 reap_at;	/* loop ms; 0: not due */
+	struct cost_meter	 meter;
+	int			 metered;
+	char			*reason;	/* of its last change */
+	void			*driver_state;
+	TAILQ_ENTRY(instance)	 entry;
+};
+
+struct pool {
+	struct pools		*pools;
+	char			*name;
+	const struct driver	*driver;
+	int			 cap;		/* -1: none */
+	u_int			 launched;	/* for instance ids */
+	TAILQ_HEAD(, instance)	 instances;
+	TAILQ_HEAD(, task)	 queue;
+	u_int			 nqueued;
+	struct {
+		char		*project;
+		uint64_t	 served;
+	}			 projects[POOL_PROJECTS_MAX];
+	u_int			 nprojects;
+	uint64_t		 serves;
+	int			 dirty;		/* to publish */
+	struct breaker		 breaker;
+	char			*breaker_reason;	/* the last failure */
+	/* Micro-dollars since the daemon started: cost_tasks + cost_idle
+	 * is what every instance cost, ended ones included. */
+	int64_t			 cost_tasks;
+	int64_t			 cost_idle;
+	int64_t			 cost_ended;	/* meters of ended instances */
+	int64_t			 spend_today;	/* since midnight UTC */
+	int64_t			 spend_day;	/* that midnight, s */
+};
+
+struct pools {
+	struct engine		*engine;
+	struct ev_loop		*loop;
+	struct db		*db;
+	const struct config	**conf;
+	struct pool		**list;
+	size_t			 n;
+	struct ev_timer		*tick;
+	int64_t			 wall0;		/* wall ms at loop ms 0 */
+};
+extern const char *instance_state_names[];
+void		 instance_set_state(struct instance *, enum instance_state,
+		    const char *);
+void		 instance_changed(struct instance *);
+void		 instance_charge(struct instance *, int);
+u_int		 pool_live(struct pool *);
+u_int		 pool_capacity(struct pool *, int);
+void		 pool_terminate(struct instance *, const char *);
+void		 pool_launch_failed(struct pool *, const char *);
+struct pool	*pool_add(struct pools *, const struct profile *);
+json_t		*pool_json(struct pool *);
+double		 pool_price(struct pool *, int);
+
 #endif /* DAEMON_H */

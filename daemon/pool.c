@@ -8,9 +8,12 @@
  *
  * The pool does not know how instances come to be: a driver launches,
  * terminates and runs tasks on them, asynchronously, and reports back
- * through pool_instance_ready() and engine_task_started/done(). So a
- * driver whose machines take minutes to boot plugs in without a change
- * here.
+ * through pool_instance_ready() (booting, failed, lost, adopted) and
+ * engine_task_started/done/retry(). So a driver whose machines take
+ * minutes to boot plugs in without a change here. How many to launch,
+ * when one is idle or late, and the circuit breaker are scale.c's
+ * decisions; what instances cost and how pools read on the bus are in
+ * pool-cost.c, and the operator's drain and cap in pool-admin.c.
  *
  * Which queued task goes next (written in beekeeperd(8)): tasks of a
  * build that has already started a phase go before any build's first
@@ -29,19 +32,8 @@
 #include "daemon.h"
 
 #define POOL_TICK_MS		1000
-#define POOL_PROJECTS_MAX	256
 
-enum instance_state {
-	INSTANCE_REQUESTED,
-	INSTANCE_BOOTING,
-	INSTANCE_READY,
-	INSTANCE_DRAINING,
-	INSTANCE_TERMINATING,
-	INSTANCE_TERMINATED,
-	INSTANCE_LOST
-};
-
-static const char *instance_state_names[] = {
+const char *instance_state_names[] = {
 	[INSTANCE_REQUESTED] = "requested",
 	[INSTANCE_BOOTING] = "booting",
 	[INSTANCE_READY] = "ready",
@@ -49,65 +41,6 @@ static const char *instance_state_names[] = {
 	[INSTANCE_TERMINATING] = "terminating",
 	[INSTANCE_TERMINATED] = "terminated",
 	[INSTANCE_LOST] = "lost",
-};
-
-struct instance {
-	char			*id;
-	char			*cloud_id;	/* the driver's name, or NULL */
-	struct pool		*pool;
-	enum instance_state	 state;
-	u_int			 slots;
-	u_int			 used;
-	struct task		**tasks;	/* slots of them, NULL: free */
-	int			 preemptible;	/* spot */
-	int			 on_demand;	/* launched for a retried task */
-	uint64_t		 launched;	/* loop ms */
-	int64_t			 launched_at;	/* wall ms */
-	uint64_t		 idle_since;	/* loop ms */
-	uint64_t		 reap_at;	/* loop ms; 0: not due */
-	struct cost_meter	 meter;
-	int			 metered;
-	char			*reason;	/* of its last change */
-	void			*driver_state;
-	TAILQ_ENTRY(instance)	 entry;
-};
-
-struct pool {
-	struct pools		*pools;
-	char			*name;
-	const struct driver	*driver;
-	int			 cap;		/* -1: none */
-	u_int			 launched;	/* for instance ids */
-	TAILQ_HEAD(, instance)	 instances;
-	TAILQ_HEAD(, task)	 queue;
-	u_int			 nqueued;
-	struct {
-		char		*project;
-		uint64_t	 served;
-	}			 projects[POOL_PROJECTS_MAX];
-	u_int			 nprojects;
-	uint64_t		 serves;
-	int			 dirty;		/* to publish */
-	struct breaker		 breaker;
-	char			*breaker_reason;	/* the last failure */
-	/* Micro-dollars since the daemon started: cost_tasks + cost_idle
-	 * is what every instance cost, ended ones included. */
-	int64_t			 cost_tasks;
-	int64_t			 cost_idle;
-	int64_t			 cost_ended;	/* meters of ended instances */
-	int64_t			 spend_today;	/* since midnight UTC */
-	int64_t			 spend_day;	/* that midnight, s */
-};
-
-struct pools {
-	struct engine		*engine;
-	struct ev_loop		*loop;
-	struct db		*db;
-	const struct config	**conf;
-	struct pool		**list;
-	size_t			 n;
-	struct ev_timer		*tick;
-	int64_t			 wall0;		/* wall ms at loop ms 0 */
 };
 
 static const struct driver *pool_drivers[] = { &driver_local, &driver_aws };
@@ -243,225 +176,8 @@ instance_task(struct instance *in, u_int i)
 	return (i < in->slots ? in->tasks[i] : NULL);
 }
 
-/*
- * The one place an instance changes state: the transition is checked,
- * written to the store and logged.
- */
-/*
- * A loop time as wall time, for the bus (0 stays 0), from one offset
- * taken at start: the same instant reads the same in every message.
- */
-static int64_t
-pool_wall(struct pools *ps, uint64_t mono)
-{
-	if (mono == 0)
-		return (0);
-	return (ps->wall0 + (int64_t)mono);
-}
-
-static json_t *
-instance_json(struct instance *in)
-{
-	struct pools	*ps = in->pool->pools;
-	json_t		*j;
-
-	j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s?, s:s?, s:b, s:I, s:f, "
-	    "s:f, s:I}", "id", in->id, "pool", in->pool->name,
-	    "state", instance_state_names[in->state], "slots", in->slots,
-	    "busy", in->used, "reason", in->reason, "cloud_id", in->cloud_id,
-	    "spot", in->preemptible, "launched_at", (json_int_t)in->launched_at,
-	    "cost", in->meter.total / 1e6,
-	    "price_per_hour", in->meter.micro_per_hour / 1e6,
-	    "cost_micro", (json_int_t)in->meter.total);
-	json_object_set_new(j, "idle_since", in->used == 0 &&
-	    in->state == INSTANCE_READY ? json_integer(pool_wall(ps,
-	    in->idle_since)) : json_null());
-	json_object_set_new(j, "reap_at", in->reap_at != 0 ?
-	    json_integer(pool_wall(ps, in->reap_at)) : json_null());
-	return (j);
-}
-
-static u_int	pool_live(struct pool *);
-
-static json_t *
-pool_json(struct pool *p)
-{
-	const struct profile	*pr = config_profile(*p->pools->conf,
-				    p->name);
-	struct instance		*in;
-	u_int			 busy = 0;
-	uint64_t		 now = ev_now(p->pools->loop);
-	enum breaker_state	 bs = breaker_state(&p->breaker, now);
-	int64_t			 hour = 0;
-	json_t			*j;
-	int64_t			 metered = p->cost_ended;
-
-	TAILQ_FOREACH(in, &p->instances, entry) {
-		busy += in->used;
-		if (in->state < INSTANCE_TERMINATED && in->metered) {
-			hour += in->meter.micro_per_hour;
-			metered += in->meter.total;
-		}
-	}
-	j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:i, s:i, s:i, s:s, "
-	    "s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I}",
-	    "name", p->name, "driver", p->driver->name,
-	    "slots", pr != NULL ? pr->slots : 1, "min", pr != NULL ? pr->min :
-	    0, "max", pr != NULL ? pr->max : 1,
-	    "cap", p->cap >= 0 ? json_integer(p->cap) : json_null(),
-	    "instances", pool_live(p), "busy", busy, "queued", p->nqueued,
-	    "breaker", breaker_state_name(bs),
-	    "spend_per_hour", hour / 1e6, "spend_today", p->spend_today / 1e6,
-	    "cost_tasks", p->cost_tasks / 1e6, "cost_idle", p->cost_idle / 1e6,
-	    "cost", (p->cost_tasks + p->cost_idle) / 1e6,
-	    "cost_tasks_micro", (json_int_t)p->cost_tasks,
-	    "cost_idle_micro", (json_int_t)p->cost_idle,
-	    "spend_per_hour_micro", (json_int_t)hour,
-	    "cost_instances_micro", (json_int_t)metered);
-	if (bs != BREAKER_CLOSED) {
-		json_object_set_new(j, "breaker_until", json_integer(
-		    pool_wall(p->pools, p->breaker.until)));
-		json_object_set_new(j, "breaker_reason",
-		    json_string(p->breaker_reason != NULL ?
-		    p->breaker_reason : ""));
-	}
-	json_object_set_new(j, "launch_failures",
-	    json_integer(p->breaker.failures));
-	return (j);
-}
-
-/* An instance changed: publish it now (it may be freed before the end of
- * the turn), and its pool at the end of the turn. */
-static void
-instance_changed(struct instance *in)
-{
-	bus_instance(instance_json(in));
-	in->pool->dirty = 1;
-}
-
-/*
- * Every pool and live instance, as the bus's snapshot has them;
- * *instances gets the instances.
- */
-json_t *
-pools_json(struct pools *ps, json_t **instances)
-{
-	struct instance	*in;
-	json_t		*pools = json_array();
-	size_t		 i;
-
-	*instances = json_array();
-	for (i = 0; i < ps->n; i++) {
-		json_array_append_new(pools, pool_json(ps->list[i]));
-		TAILQ_FOREACH(in, &ps->list[i]->instances, entry) {
-			if (in->state < INSTANCE_TERMINATED)
-				json_array_append_new(*instances,
-				    instance_json(in));
-		}
-	}
-	return (pools);
-}
-
-/*
- * What one of p's instances costs an hour, in USD: the price table for
- * the profile's instance type in aws.region, at the spot price for a
- * spot instance; 0 for a driver that runs on the daemon's own machine.
- */
-static double
-pool_price(struct pool *p, int spot)
-{
-	const struct config	*conf = *p->pools->conf;
-	const struct profile	*pr = pool_profile(p);
-	struct cost_price	*table;
-	const char		*region;
-	double			 od, sp = -1;
-	size_t			 i;
-	int			 guessed;
-
-	if (strcmp(p->driver->name, "aws") != 0 || pr == NULL ||
-	    pr->instance_type == NULL)
-		return (0);
-	region = conf->aws_region != NULL ? conf->aws_region : "us-east-1";
-	table = xcalloc(conf->naws_prices + 1, sizeof *table);
-	for (i = 0; i < conf->naws_prices; i++) {
-		table[i].type = conf->aws_prices[i].type;
-		table[i].usd_hour = conf->aws_prices[i].usd_hour;
-	}
-	od = cost_price(table, conf->naws_prices, pr->instance_type, region,
-	    &guessed);
-	free(table);
-	if (od < 0) {
-		log_warn("pool %s: no price for %s: its instances count as "
-		    "free; give one in aws.prices", p->name, pr->instance_type);
-		return (0);
-	}
-	if (guessed)
-		log_info("pool %s: %s priced as in us-east-1 (aws.prices has "
-		    "no price for it in %s)", p->name, pr->instance_type,
-		    region);
-	if (!spot)
-		return (od);
-	for (i = 0; i < conf->naws_spot_prices; i++) {
-		if (strcmp(conf->aws_spot_prices[i].type,
-		    pr->instance_type) == 0)
-			sp = conf->aws_spot_prices[i].usd_hour;
-	}
-	return (cost_spot(od, conf->aws_spot_factor, sp));
-}
-
-/* Spend since midnight UTC: a new day starts from nothing. */
-static void
-pool_spent(struct pool *p, int64_t micro)
-{
-	int64_t	 day = ev_time(p->pools->loop) / 1000 / 86400 * 86400;
-
-	if (day != p->spend_day) {
-		p->spend_day = day;
-		p->spend_today = 0;
-	}
-	p->spend_today += micro;
-}
-
-/*
- * Charge in's time since it was last charged: shared among the tasks on
- * it then, or to the pool when none ran. Called before and after every
- * change of its tasks (and at its end), so each interval is split among
- * exactly the tasks that ran in it.
- */
-static void
-instance_charge(struct instance *in, int end)
-{
-	struct pool	*p = in->pool;
-	int64_t		 each, rest;
-	u_int		 i, running = 0;
-
-	if (!in->metered)
-		return;
-	for (i = 0; i < in->slots; i++) {
-		if (in->tasks[i] != NULL)
-			running++;
-	}
-	if (end) {
-		cost_meter_end(&in->meter, ev_now(p->pools->loop), &each,
-		    &rest);
-		p->cost_ended += in->meter.total;
-	}
-	else
-		cost_meter_advance(&in->meter, ev_now(p->pools->loop), running,
-		    &each, &rest);
-	for (i = 0; i < in->slots && each != 0; i++) {
-		if (in->tasks[i] != NULL) {
-			in->tasks[i]->cost += each;
-			p->cost_tasks += each;
-			pool_spent(p, each);
-		}
-	}
-	p->cost_idle += rest;
-	pool_spent(p, rest);
-}
-
 /* A launch that gave no instance: the breaker counts it. */
-static void
+void
 pool_launch_failed(struct pool *p, const char *cause)
 {
 	uint64_t	 pause;
@@ -476,7 +192,11 @@ pool_launch_failed(struct pool *p, const char *cause)
 		    cause);
 }
 
-static void
+/*
+ * The one place an instance changes state: the transition is checked,
+ * written to the store and logged.
+ */
+void
 instance_set_state(struct instance *in, enum instance_state state,
     const char *reason)
 {
@@ -514,7 +234,7 @@ instance_set_state(struct instance *in, enum instance_state state,
 	    reason != NULL ? reason : "");
 }
 
-static u_int
+u_int
 pool_live(struct pool *p)
 {
 	struct instance	*in;
@@ -528,7 +248,7 @@ pool_live(struct pool *p)
 }
 
 /* Slots that are free now or will be once booting instances are up. */
-static u_int
+u_int
 pool_capacity(struct pool *p, int coming)
 {
 	struct instance	*in;
@@ -685,7 +405,7 @@ pool_instance_adopt(struct pool *p, const char *cloud_id, int spot,
 	return (in);
 }
 
-static void
+void
 pool_terminate(struct instance *in, const char *why)
 {
 	instance_set_state(in, INSTANCE_TERMINATING, why);
@@ -884,7 +604,7 @@ pools_find(struct pools *ps, const char *name)
 	return (NULL);
 }
 
-static struct pool *
+struct pool *
 pool_add(struct pools *ps, const struct profile *pr)
 {
 	struct pool	*p;
@@ -1002,180 +722,6 @@ pools_schedule(struct pools *ps)
 			bus_pool(pool_json(ps->list[i]));
 		}
 	}
-}
-
-static struct instance *
-pools_find_instance(struct pools *ps, const char *id)
-{
-	struct instance	*in;
-	size_t		 i;
-
-	for (i = 0; i < ps->n; i++) {
-		TAILQ_FOREACH(in, &ps->list[i]->instances, entry) {
-			if ((strcmp(in->id, id) == 0 || (in->cloud_id != NULL &&
-			    strcmp(in->cloud_id, id) == 0)) &&
-			    in->state < INSTANCE_TERMINATING)
-				return (in);
-		}
-	}
-	return (NULL);
-}
-
-/* No new task goes to in; the driver tells its cloud (ECS: DRAINING). */
-static void
-instance_set_draining(struct instance *in, const char *why)
-{
-	instance_set_state(in, INSTANCE_DRAINING, why);
-	if (in->pool->driver->drain != NULL)
-		in->pool->driver->drain(in, 1);
-}
-
-/* Drain one instance: no new task; it goes once its tasks have ended. */
-static void
-instance_drain(struct instance *in, const char *who)
-{
-	char	*why;
-
-	xasprintf(&why, "drained by %s", who);
-	if (in->state != INSTANCE_READY && in->state != INSTANCE_DRAINING)
-		pool_terminate(in, why);	/* not up yet */
-	else if (in->used == 0)
-		pool_terminate(in, why);
-	else if (in->state != INSTANCE_DRAINING)
-		instance_set_draining(in, why);
-	free(why);
-}
-
-/*
- * An operator drains an instance (op "drain") or takes it back
- * ("undrain"), or drains every live instance of a pool ("drain-pool").
- * Returns -1 with *cause when there is nothing to do it to.
- */
-int
-pools_drain(struct pools *ps, const char *op, const char *name,
-    const char *who, char **cause)
-{
-	struct instance	*in, *next;
-	struct pool	*p;
-	char		*why;
-	u_int		 n = 0;
-
-	if (strcmp(op, "drain-pool") == 0) {
-		if ((p = pools_find(ps, name)) == NULL) {
-			xasprintf(cause, "no pool '%s': pools are the profiles "
-			    "of beekeeperd.yml", name);
-			return (-1);
-		}
-		for (in = TAILQ_FIRST(&p->instances); in != NULL; in = next) {
-			next = TAILQ_NEXT(in, entry);
-			if (in->state <= INSTANCE_READY) {
-				instance_drain(in, who);
-				n++;
-			}
-		}
-		log_info("pool %s: %u instances drained by %s", name, n, who);
-		return (0);
-	}
-	if ((in = pools_find_instance(ps, name)) == NULL) {
-		xasprintf(cause, "no live instance '%s'", name);
-		return (-1);
-	}
-	if (strcmp(op, "drain") == 0) {
-		instance_drain(in, who);
-		return (0);
-	}
-	if (in->state != INSTANCE_DRAINING) {
-		xasprintf(cause, "instance %s is %s, not draining", name,
-		    instance_state_names[in->state]);
-		return (-1);
-	}
-	xasprintf(&why, "undrained by %s", who);
-	instance_set_state(in, INSTANCE_READY, why);
-	if (in->pool->driver->drain != NULL)
-		in->pool->driver->drain(in, 0);
-	free(why);
-	return (0);
-}
-
-/*
- * The live instance to let go first when a pool shrinks: one that has
- * not started yet, then an idle one, then the one running fewest tasks.
- */
-static struct instance *
-pool_shrink_pick(struct pool *p)
-{
-	struct instance	*in, *best = NULL;
-	int		 rank, best_rank = 0;
-
-	TAILQ_FOREACH(in, &p->instances, entry) {
-		if (in->state > INSTANCE_READY)
-			continue;
-		rank = in->state < INSTANCE_READY ? 0 : 1 + (int)in->used;
-		if (best == NULL || rank < best_rank) {
-			best = in;
-			best_rank = rank;
-		}
-	}
-	return (best);
-}
-
-/*
- * A cap below the pool's live instances: the extra ones (down to the
- * cap, or the profile's min if that is more) go at once if no task runs
- * on them, and are drained otherwise, so no task is ever killed for it.
- */
-static void
-pool_shrink(struct pool *p, int cap)
-{
-	const struct profile	*pr = config_profile(*p->pools->conf, p->name);
-	struct instance		*in;
-	u_int			 keep;
-	char			*why;
-
-	keep = scale_keep(cap, pr != NULL ? pr->min : 0);
-	xasprintf(&why, "the pool's cap is now %d", cap);
-	while (pool_live(p) > keep && (in = pool_shrink_pick(p)) != NULL) {
-		if (in->state == INSTANCE_READY && in->used > 0)
-			instance_set_draining(in, why);
-		else
-			pool_terminate(in, why);
-	}
-	free(why);
-}
-
-/*
- * The operator's cap on a pool's instances (-1: none), stored so it
- * outlives a restart. A pool above a new cap shrinks to it
- * (pool_shrink); no busy instance is stopped for it. Returns -1 with
- * *cause for a pool that does not exist.
- */
-int
-pools_set_cap(struct pools *ps, const char *name, int cap, char **cause)
-{
-	const struct profile	*pr;
-	struct pool		*p;
-
-	if ((p = pools_find(ps, name)) == NULL) {
-		if ((pr = config_profile(*ps->conf, name)) == NULL) {
-			xasprintf(cause, "no pool '%s': pools are the profiles "
-			    "of beekeeperd.yml", name);
-			return (-1);
-		}
-		p = pool_add(ps, pr);
-	}
-	if (db_pool_set_cap(ps->db, name, cap) != 0) {
-		xasprintf(cause, "the store failed: %s", db_error(ps->db));
-		return (-1);
-	}
-	p->cap = cap;
-	p->dirty = 1;
-	if (cap >= 0)
-		log_info("pool %s: capped at %d instances", name, cap);
-	else
-		log_info("pool %s: cap removed", name);
-	if (cap >= 0)
-		pool_shrink(p, cap);
-	return (0);
 }
 
 /*
