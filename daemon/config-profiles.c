@@ -403,23 +403,15 @@ config_profile(const struct config *conf, const char *name)
 static char *
 config_profile_price(const struct config *conf, const struct profile *pr)
 {
-	struct cost_price	*table;
 	const char		*region = conf->aws_region;
 	char			*od, *spot, *s, *from;
-	double			 usd, explicit = -1;
+	double			 usd;
 	size_t			 i;
-	int			 guessed;
+	int			 guessed, explicit;
 
 	if (region == NULL)
 		return (NULL);
-	table = xcalloc(conf->naws_prices + 1, sizeof *table);
-	for (i = 0; i < conf->naws_prices; i++) {
-		table[i].type = conf->aws_prices[i].type;
-		table[i].usd_hour = conf->aws_prices[i].usd_hour;
-	}
-	usd = cost_price(table, conf->naws_prices, pr->instance_type, region,
-	    &guessed);
-	free(table);
+	usd = cost_profile(conf, pr, 0, &guessed, NULL);
 	if (usd < 0)
 		return (xstrdup("(on-demand price not known: set "
 		    "aws.prices)"));
@@ -435,15 +427,10 @@ config_profile_price(const struct config *conf, const struct profile *pr)
 		xasprintf(&s, "(on demand %s USD/hour, %s", od, from);
 	free(od);
 	if (pr->spot) {
-		for (i = 0; i < conf->naws_spot_prices; i++) {
-			if (strcmp(conf->aws_spot_prices[i].type,
-			    pr->instance_type) == 0)
-				explicit = conf->aws_spot_prices[i].usd_hour;
-		}
-		spot = config_number(cost_spot(usd, conf->aws_spot_factor,
-		    explicit));
+		spot = config_number(cost_profile(conf, pr, 1, &guessed,
+		    &explicit));
 		od = s;
-		xasprintf(&s, "%s; spot %s, %s", od, spot, explicit >= 0 ?
+		xasprintf(&s, "%s; spot %s, %s", od, spot, explicit ?
 		    "from aws.spot_prices" : "by aws.spot_factor");
 		free(od);
 		free(spot);

@@ -85,6 +85,44 @@ cost_price(const struct cost_price *table, size_t n, const char *type,
 	return (-1);
 }
 
+/*
+ * What one instance of an aws profile costs an hour, in USD, in
+ * aws.region: aws.prices, else the defaults (*guessed when only
+ * us-east-1's are); spot: aws.spot_prices (*explicit_spot set), else
+ * on-demand times aws.spot_factor. -1 if nothing knows the type.
+ */
+double
+cost_profile(const struct config *conf, const struct profile *pr, int spot,
+    int *guessed, int *explicit_spot)
+{
+	struct cost_price	*table;
+	double			 od, sp = -1;
+	size_t			 i;
+
+	*guessed = 0;
+	if (explicit_spot != NULL)
+		*explicit_spot = 0;
+	table = xcalloc(conf->naws_prices + 1, sizeof *table);
+	for (i = 0; i < conf->naws_prices; i++) {
+		table[i].type = conf->aws_prices[i].type;
+		table[i].usd_hour = conf->aws_prices[i].usd_hour;
+	}
+	od = cost_price(table, conf->naws_prices, pr->instance_type,
+	    conf->aws_region != NULL ? conf->aws_region : "us-east-1",
+	    guessed);
+	free(table);
+	if (od < 0 || !spot)
+		return (od);
+	for (i = 0; i < conf->naws_spot_prices; i++) {
+		if (strcmp(conf->aws_spot_prices[i].type,
+		    pr->instance_type) == 0)
+			sp = conf->aws_spot_prices[i].usd_hour;
+	}
+	if (explicit_spot != NULL)
+		*explicit_spot = sp >= 0;
+	return (cost_spot(od, conf->aws_spot_factor, sp));
+}
+
 /* A spot price: explicit if given (>= 0), else on-demand times factor. */
 double
 cost_spot(double on_demand, double factor, double explicit_price)

@@ -1219,6 +1219,8 @@ struct cost_meter {
 double		 cost_price(const struct cost_price *, size_t, const char *,
 		    const char *, int *);
 double		 cost_spot(double, double, double);
+double		 cost_profile(const struct config *, const struct profile *,
+		    int, int *, int *);
 void		 cost_meter_init(struct cost_meter *, double, uint64_t);
 void		 cost_meter_advance(struct cost_meter *, uint64_t, u_int,
 		    int64_t *, int64_t *);

@@ -142,25 +142,13 @@ pool_price(struct pool *p, int spot)
 {
 	const struct config	*conf = *p->pools->conf;
 	const struct profile	*pr = pool_profile(p);
-	struct cost_price	*table;
-	const char		*region;
-	double			 od, sp = -1;
-	size_t			 i;
+	double			 usd;
 	int			 guessed;
 
 	if (strcmp(p->driver->name, "aws") != 0 || pr == NULL ||
 	    pr->instance_type == NULL)
 		return (0);
-	region = conf->aws_region != NULL ? conf->aws_region : "us-east-1";
-	table = xcalloc(conf->naws_prices + 1, sizeof *table);
-	for (i = 0; i < conf->naws_prices; i++) {
-		table[i].type = conf->aws_prices[i].type;
-		table[i].usd_hour = conf->aws_prices[i].usd_hour;
-	}
-	od = cost_price(table, conf->naws_prices, pr->instance_type, region,
-	    &guessed);
-	free(table);
-	if (od < 0) {
+	if ((usd = cost_profile(conf, pr, spot, &guessed, NULL)) < 0) {
 		log_warn("pool %s: no price for %s: its instances count as "
 		    "free; give one in aws.prices", p->name, pr->instance_type);
 		return (0);
@@ -168,15 +156,8 @@ pool_price(struct pool *p, int spot)
 	if (guessed)
 		log_info("pool %s: %s priced as in us-east-1 (aws.prices has "
 		    "no price for it in %s)", p->name, pr->instance_type,
-		    region);
-	if (!spot)
-		return (od);
-	for (i = 0; i < conf->naws_spot_prices; i++) {
-		if (strcmp(conf->aws_spot_prices[i].type,
-		    pr->instance_type) == 0)
-			sp = conf->aws_spot_prices[i].usd_hour;
-	}
-	return (cost_spot(od, conf->aws_spot_factor, sp));
+		    conf->aws_region);
+	return (usd);
 }
 
 /* Spend since midnight UTC: a new day starts from nothing. */
