@@ -9,8 +9,9 @@
 # the middle of a scale-up, then a restart, adopts what was launched with
 # no duplicate and no leak; a throttling storm delays but completes; a
 # spot interruption retries its task on-demand and the build passes; the
-# cost figures add up; a launch that keeps failing opens the pool's
-# circuit breaker, visible on the bus.
+# cost figures add up; an error of ECS ends its task with ECS's words; a
+# launch that keeps failing opens the pool's circuit breaker, visible on
+# the bus.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
