@@ -610,6 +610,8 @@ int		 pools_set_cap(struct pools *, const char *, int, char **);
 int		 pools_drain(struct pools *, const char *, const char *,
 		    const char *, char **);
 struct engine	*pools_engine(struct pools *);
+int		 pools_begin(struct pools *);
+void		 pools_commit(struct pools *);
 struct ev_loop	*pools_loop(struct pools *);
 const struct config *pools_config(struct pools *);
 struct pools	*pool_pools(struct pool *);

@@ -441,16 +441,23 @@ awsd_live_state(const char *state)
 	    strcmp(state, "running") == 0);
 }
 
-/* One instance EC2 has under our tag: adopt it, end it, or check it. */
-static void
+/*
+ * One instance EC2 has under our tag: adopt it, end it, or check it.
+ * Without adopt, an instance to adopt is left for a second call (and
+ * 1 returned), so that adoptions go in one transaction apart from
+ * losses, which retry tasks in transactions of their own.
+ */
+static int
 awsd_reconcile_one(struct awsd *a, const struct ec2_instance *v,
-    int64_t now_s)
+    int64_t now_s, int adopt)
 {
 	struct ainst	*ai;
 	struct pool	*p;
 	char		*why;
 
 	if ((ai = awsd_find(a, v->id)) != NULL) {
+		if (adopt)
+			return (0);	/* the first call saw to it */
 		ai->seen = 1;
 		if (!awsd_live_state(v->state)) {
 			if (ai->in != NULL) {
@@ -462,10 +469,10 @@ awsd_reconcile_one(struct awsd *a, const struct ec2_instance *v,
 				ai->gone = 1;
 		} else if (ai->in == NULL)
 			ainst_terminate(ai);	/* again */
-		return;
+		return (0);
 	}
 	if (!awsd_live_state(v->state))
-		return;
+		return (0);
 	p = v->pool != NULL ? pools_find(a->pools, v->pool) : NULL;
 	if (p == NULL || strcmp(pool_driver_name(p), "aws") != 0 ||
 	    v->lease_expires <= now_s) {
@@ -478,8 +485,10 @@ awsd_reconcile_one(struct awsd *a, const struct ec2_instance *v,
 		ai->seen = 1;
 		TAILQ_INSERT_TAIL(&a->insts, ai, entry);
 		ainst_terminate(ai);
-		return;
+		return (0);
 	}
+	if (!adopt)
+		return (1);	/* in the second loop, in one transaction */
 	ai = xcalloc(1, sizeof *ai);
 	ai->a = a;
 	ai->ec2_id = xstrdup(v->id);
@@ -494,6 +503,7 @@ awsd_reconcile_one(struct awsd *a, const struct ec2_instance *v,
 	log_info("aws: pool %s: adopted %s, launched before a restart",
 	    pool_name(p), v->id);
 	awsd_poll_soon(a);
+	return (0);
 }
 
 static void
@@ -564,7 +574,8 @@ awsd_reconciled(struct awsd *a)
 		log_info("aws: first reconcile done; the pools may launch");
 	a->reconciled = 1;
 	a->passes++;
-	a->reconcile_ms = ev_now(a->loop) - a->reconcile_started;
+	/* The work of the last page too, which the loop's clock misses. */
+	a->reconcile_ms = util_mono_ms() - a->reconcile_started;
 	pools_schedule(a->pools);
 }
 
@@ -578,6 +589,7 @@ awsd_described(struct aws *aws, const struct aws_reply *r, void *arg)
 	size_t			 n = 0, i;
 	char			*next = NULL, *cause = NULL;
 	int64_t			 now_s = ev_time(a->loop) / 1000;
+	size_t			 adopt = 0;
 
 	a->describe_call = 0;
 	if (!r->ok || ec2_instances_parse(r->body, r->len, &v, &n, &next,
@@ -590,7 +602,12 @@ awsd_described(struct aws *aws, const struct aws_reply *r, void *arg)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		awsd_reconcile_one(a, &v[i], now_s);
+		adopt += awsd_reconcile_one(a, &v[i], now_s, 0);
+	if (adopt > 0 && pools_begin(a->pools) == 0) {
+		for (i = 0; i < n; i++)
+			awsd_reconcile_one(a, &v[i], now_s, 1);
+		pools_commit(a->pools);
+	}
 	ec2_instances_free(v, n);
 	if (next != NULL)
 		awsd_describe_page(a, next);
@@ -622,7 +639,7 @@ awsd_reconcile(struct ev_loop *loop, void *arg)
 		return;
 	TAILQ_FOREACH(ai, &a->insts, entry)
 		ai->seen = 0;
-	a->reconcile_started = ev_now(loop);
+	a->reconcile_started = util_mono_ms();
 	awsd_describe_page(a, NULL);
 }
 

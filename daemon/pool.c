@@ -75,6 +75,24 @@ pool_pools(struct pool *p)
 	return (p->pools);
 }
 
+/*
+ * One transaction around many instance changes (a reconcile adopting a
+ * thousand instances): one sync of the store instead of two each.
+ * Nothing inside may start a transaction of its own.
+ */
+int
+pools_begin(struct pools *ps)
+{
+	return (db_begin(ps->db));
+}
+
+void
+pools_commit(struct pools *ps)
+{
+	if (db_commit(ps->db) != 0)
+		db_rollback(ps->db);
+}
+
 struct engine *
 pools_engine(struct pools *ps)
 {
@@ -730,7 +748,7 @@ pools_schedule(struct pools *ps)
  */
 static void
 pool_tick_instance(struct pool *p, const struct profile *pr,
-    struct instance *in, const struct scale_pool *sp)
+    struct instance *in, struct scale_pool *sp)
 {
 	uint64_t	 now = ev_now(p->pools->loop), reap_at;
 	char		*why;
@@ -746,6 +764,7 @@ pool_tick_instance(struct pool *p, const struct profile *pr,
 		    (unsigned long long)pr->boot_timeout_ms / 1000);
 		pool_launch_failed(p, why);
 		pool_terminate(in, why);
+		sp->live--;
 		free(why);
 		return;
 	}
@@ -755,6 +774,7 @@ pool_tick_instance(struct pool *p, const struct profile *pr,
 	if (scale_idle_expired(sp, in->used, in->idle_since,
 	    pr->idle_timeout_ms, now, &reap_at)) {
 		pool_terminate(in, "idle past idle_timeout");
+		sp->live--;
 		return;
 	}
 	if (reap_at != in->reap_at) {
@@ -785,9 +805,10 @@ pools_tick(struct ev_loop *loop, void *arg)
 		memset(&sp, 0, sizeof sp);
 		sp.min = pr != NULL ? pr->min : 0;
 		sp.queued = p->nqueued;
+		/* Counted once, kept as instances go: 1000 stay linear. */
+		sp.live = pool_live(p);
 		for (in = TAILQ_FIRST(&p->instances); in != NULL; in = next) {
 			next = TAILQ_NEXT(in, entry);
-			sp.live = pool_live(p);
 			if (in->metered && in->meter.micro_per_hour > 0 &&
 			    in->state < INSTANCE_TERMINATED)
 				p->dirty = 1;
