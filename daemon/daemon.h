@@ -360,6 +360,7 @@ struct report_row {
 	char		*target_url;
 	char		*summary;	/* check runs' output */
 	char		*posted_state;	/* what GitHub has */
+	int		 repost;	/* news in the same state: post it */
 	int64_t		 remote_id;	/* a check run's id */
 	u_int		 attempts;
 };

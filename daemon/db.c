@@ -179,10 +179,11 @@ static const char *db_stmt_sql[STMT_MAX] = {
 	    "ON CONFLICT (kind, repo, sha, context) DO UPDATE SET "
 	    "build_id = excluded.build_id, "
 	    "installation = excluded.installation, "
-	    "attempts = CASE WHEN state = excluded.state THEN attempts "
-	    "ELSE 0 END, "
-	    "next_at = CASE WHEN state = excluded.state THEN next_at "
-	    "ELSE 0 END, "
+	    "attempts = CASE WHEN state = excluded.state AND NOT ?12 "
+	    "THEN attempts ELSE 0 END, "
+	    "next_at = CASE WHEN state = excluded.state AND NOT ?12 "
+	    "THEN next_at ELSE 0 END, "
+	    "posted_state = CASE WHEN ?12 THEN NULL ELSE posted_state END, "
 	    "state = excluded.state, description = excluded.description, "
 	    "target_url = excluded.target_url, summary = excluded.summary, "
 	    "updated_at = excluded.updated_at",
@@ -1279,6 +1280,7 @@ db_report_want(struct db *db, const struct report_row *r, int64_t now)
 	db_bind_text(st, 9, r->target_url);
 	db_bind_text(st, 10, r->summary);
 	sqlite3_bind_int64(st, 11, now);
+	sqlite3_bind_int(st, 12, r->repost);
 	return (db_step_done(db, st, "storing report"));
 }
 

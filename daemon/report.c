@@ -283,6 +283,11 @@ report_task(struct report *rp, const struct task *t)
 	r.build_id = b->id;
 	r.installation = b->installation;
 	r.state = (char *)report_task_status(t, &r.description);
+	/*
+	 * A task queued again (an infrastructure retry) stays pending, but
+	 * its contributor should read why it runs again.
+	 */
+	r.repost = t->state == TASK_QUEUED && t->reason != NULL;
 	xasprintf(&r.target_url, "%s/builds/%lld/tasks/%s/log",
 	    conf->public_url, (long long)b->id, t->slug);
 	report_want(rp, &r);
