@@ -606,7 +606,7 @@ aws_tasks_described(struct aws *aws, const struct aws_reply *reply,
 	size_t		 n = 0, i;
 	char		*failure = NULL, *cause = NULL, *why = NULL;
 
-	a->tasks_call = 0;
+	a->tasks_calls--;
 	if (!reply->ok || ecs_tasks_parse(reply->body, reply->len, &v, &n,
 	    &failure, &cause) != 0) {
 		log_warn("aws: %s", reply->ok ? cause : reply->error);
@@ -635,30 +635,46 @@ aws_tasks_described(struct aws *aws, const struct aws_reply *reply,
 	}
 }
 
-/* Once a second: DescribeTasks of those running, logs of some. */
+/* DescribeTasks of n tasks, at most AWS_DESCRIBE_MAX. */
+static void
+aws_describe_tasks(struct awsd *a, const char **arns, size_t n)
+{
+	char	*body;
+
+	body = ecs_describe_tasks_body(awsd_config(a)->aws_cluster, arns, n);
+	aws_call(a->aws, AWS_ECS, "DescribeTasks", body, aws_tasks_described,
+	    a);
+	a->tasks_calls++;
+	free(body);
+}
+
+/*
+ * Once a second: DescribeTasks of every running task, 100 a call (none
+ * while the last poll's are still out), and the logs of some.
+ */
 void
 aws_task_poll(struct awsd *a)
 {
 	struct arun	*r;
 	const char	*arns[AWS_DESCRIBE_MAX];
-	char		*body;
 	size_t		 n = 0;
 	u_int		 i = 0, logs = 0, count = 0;
+	int		 describe = a->tasks_calls == 0;
 
 	TAILQ_FOREACH(r, &a->runs, entry) {
 		if (r->arn == NULL || r->end != ARUN_NONE)
 			continue;
 		count++;
-		if (n < AWS_DESCRIBE_MAX && a->tasks_call == 0)
-			arns[n++] = r->arn;
+		if (!describe)
+			continue;
+		arns[n++] = r->arn;
+		if (n == AWS_DESCRIBE_MAX) {
+			aws_describe_tasks(a, arns, n);
+			n = 0;
+		}
 	}
-	if (n > 0) {
-		body = ecs_describe_tasks_body(awsd_config(a)->aws_cluster,
-		    arns, n);
-		a->tasks_call = aws_call(a->aws, AWS_ECS, "DescribeTasks", body,
-		    aws_tasks_described, a);
-		free(body);
-	}
+	if (n > 0)
+		aws_describe_tasks(a, arns, n);
 	/* Logs of a few running tasks each second, in turn. */
 	TAILQ_FOREACH(r, &a->runs, entry) {
 		if (r->arn == NULL || r->end != ARUN_NONE)

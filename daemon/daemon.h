@@ -723,7 +723,7 @@ struct awsd {
 	uint64_t		 passes;
 	uint64_t		 ci_call;
 	char			*ci_next;
-	uint64_t		 tasks_call;
+	u_int			 tasks_calls;	/* DescribeTasks out */
 	u_int			 log_cursor;
 	struct aws_taskdef	*defs;
 	size_t			 ndefs;

@@ -509,6 +509,7 @@ class World:
         self.opts = opts
         self.lock = threading.RLock()
         self.dirty = False
+        self.saved_at = 0
         self.reset()
 
     def reset(self):
@@ -612,9 +613,14 @@ class World:
         }
 
     def save(self):
+        """Write --state, at most twice a second: the dump grows with the
+        tasks, and the lock is held while it is written."""
         if not self.dirty or not self.opts.state:
             self.dirty = False
             return
+        if time.time() - self.saved_at < 0.5:
+            return      # the ticker writes it soon
+        self.saved_at = time.time()
         self.dirty = False
         tmp = self.opts.state + ".tmp"
         with open(tmp, "w") as f:
@@ -1521,6 +1527,10 @@ def log_params(service, action, params):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "AmazonEC2-double"
+    # Headers and body go out in separate writes: without this a client
+    # sending calls back to back on one connection waits for its delayed
+    # ACK (up to 200 ms) on each.
+    disable_nagle_algorithm = True
     sys_version = ""
 
     def log_message(self, *args):
@@ -1828,6 +1838,9 @@ def main():
         if getattr(opts, name + "_delay") < 0:
             ap.error("--%s-delay: must not be negative" % name)
     w = World(opts)
+    # A daemon may open a connection per call at once (120 StartTasks):
+    # the default backlog of 5 drops the rest's SYNs, retried seconds later.
+    http.server.ThreadingHTTPServer.request_queue_size = 256
     server = http.server.ThreadingHTTPServer(("127.0.0.1", opts.port),
                                              Handler)
     server.daemon_threads = True
