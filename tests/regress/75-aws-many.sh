@@ -20,14 +20,7 @@ bk_tmpdir
 bk_aws_start aws --boot-delay 0.3 --register-delay 0.3 --task-delay 0.1 \
     --terminate-delay 0.2
 bk_aws_wait aws
-: >"$BK_DIR/empty"
-AWS_ACCESS_KEY_ID=AKIDEXAMPLE
-AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
-AWS_CONFIG_FILE=$BK_DIR/empty
-AWS_SHARED_CREDENTIALS_FILE=$BK_DIR/empty
-AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:9/
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_CONFIG_FILE \
-    AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_SERVICE_ENDPOINT
+bk_aws_env
 
 BK_AUTO_APPROVE=true
 bk_start "aws:

@@ -635,6 +635,20 @@ bk_aws_wait() {
 	export BK_AWS_URL
 }
 
+# bk_aws_env: the environment of a daemon or client of the AWS double:
+# the double's keys, no shared files, and a metadata service that does
+# not answer, so nothing of the machine's own AWS setup is used.
+bk_aws_env() {
+	: >"$BK_DIR/empty"
+	AWS_ACCESS_KEY_ID=AKIDEXAMPLE
+	AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+	AWS_CONFIG_FILE=$BK_DIR/empty
+	AWS_SHARED_CREDENTIALS_FILE=$BK_DIR/empty
+	AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:9/
+	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_CONFIG_FILE \
+	    AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_SERVICE_ENDPOINT
+}
+
 # bk_gh_push DIR OWNER/NAME ID [BRANCH] [MORE_JSON]: deliver a signed push
 # of DIR's HEAD to BRANCH (main), of a repository on GitHub whose default
 # branch is main; MORE_JSON (",\"key\":...") is added to the payload.
